@@ -1,0 +1,172 @@
+package schema
+
+// Block holds rows of one Layout column by column, compactly: integers in
+// int64 slices, strings in one byte arena per column, and a validity bitmap
+// per column. Blocks are the unit that is batched, merged and encoded. A
+// Block is not safe for concurrent use.
+type Block struct {
+	Layout *Layout
+	// First and Last are the positions of the first and last rows appended.
+	First, Last Pos
+	// MinTime and MaxTime bound the rows' start times (Unix seconds).
+	MinTime, MaxTime int64
+
+	n    int
+	cols []blockColumn
+	size int
+}
+
+type blockColumn struct {
+	kind  Kind
+	valid []uint64
+	ints  []int64
+	data  []byte
+	ends  []uint32
+}
+
+// rowOverhead approximates the fixed per-row bytes of the slices.
+const rowOverhead = 1
+
+// NewBlock returns an empty block for l.
+func NewBlock(l *Layout) *Block {
+	b := &Block{Layout: l, cols: make([]blockColumn, len(l.Columns))}
+	for i, c := range l.Columns {
+		b.cols[i].kind = c.Kind
+	}
+	return b
+}
+
+// Len is the number of rows.
+func (b *Block) Len() int { return b.n }
+
+// Size approximates the bytes of memory the rows use.
+func (b *Block) Size() int { return b.size }
+
+// Reset empties the block, keeping its memory for reuse.
+func (b *Block) Reset() {
+	for i := range b.cols {
+		c := &b.cols[i]
+		c.valid, c.ints, c.data, c.ends = c.valid[:0], c.ints[:0], c.data[:0], c.ends[:0]
+	}
+	b.n, b.size = 0, 0
+	b.First, b.Last = Pos{}, Pos{}
+	b.MinTime, b.MaxTime = 0, 0
+}
+
+// Append adds r as a row. The string values are copied.
+func (b *Block) Append(r *Record, pos Pos, t int64) {
+	row := b.n
+	word, bit := row>>6, uint64(1)<<(row&63)
+	size := 0
+	for i := range b.cols {
+		c := &b.cols[i]
+		id := b.Layout.Columns[i].Field
+		if word >= len(c.valid) {
+			c.valid = append(c.valid, 0)
+		}
+		set := r.IsSet(id)
+		if set {
+			c.valid[word] |= bit
+		}
+		if c.kind == KindString {
+			if set {
+				c.data = append(c.data, r.Str[id]...)
+				size += len(r.Str[id])
+			}
+			c.ends = append(c.ends, uint32(len(c.data)))
+			size += 4
+		} else {
+			v := int64(0)
+			if set {
+				v = r.Int[id]
+			}
+			c.ints = append(c.ints, v)
+			size += 8
+		}
+	}
+	b.size += size + rowOverhead
+	b.note(pos, t)
+	b.n++
+}
+
+func (b *Block) note(pos Pos, t int64) {
+	if b.n == 0 {
+		b.First, b.MinTime, b.MaxTime = pos, t, t
+	}
+	b.Last = pos
+	if t < b.MinTime {
+		b.MinTime = t
+	}
+	if t > b.MaxTime {
+		b.MaxTime = t
+	}
+}
+
+// AppendBlock appends every row of o, which must have the same layout.
+func (b *Block) AppendBlock(o *Block) {
+	if o.n == 0 {
+		return
+	}
+	if b.n == 0 {
+		b.First, b.MinTime, b.MaxTime = o.First, o.MinTime, o.MaxTime
+	}
+	b.Last = o.Last
+	b.MinTime = min(b.MinTime, o.MinTime)
+	b.MaxTime = max(b.MaxTime, o.MaxTime)
+	for i := range b.cols {
+		c, oc := &b.cols[i], &o.cols[i]
+		c.valid = appendBits(c.valid, b.n, oc.valid, o.n)
+		if c.kind == KindString {
+			base := uint32(len(c.data))
+			c.data = append(c.data, oc.data...)
+			for _, e := range oc.ends {
+				c.ends = append(c.ends, base+e)
+			}
+		} else {
+			c.ints = append(c.ints, oc.ints...)
+		}
+	}
+	b.n += o.n
+	b.size += o.size
+}
+
+// appendBits appends the first m bits of src to dst, which holds n bits.
+func appendBits(dst []uint64, n int, src []uint64, m int) []uint64 {
+	need := (n + m + 63) >> 6
+	dst = dst[:(n+63)>>6]
+	for len(dst) < need {
+		dst = append(dst, 0)
+	}
+	shift := uint(n & 63)
+	base := n >> 6
+	words := (m + 63) >> 6
+	for i := 0; i < words; i++ {
+		w := src[i]
+		if i == words-1 && m&63 != 0 {
+			w &= 1<<(uint(m)&63) - 1
+		}
+		dst[base+i] |= w << shift
+		if shift != 0 && base+i+1 < need {
+			dst[base+i+1] |= w >> (64 - shift)
+		}
+	}
+	return dst
+}
+
+// Valid reports whether column col of row is non-null.
+func (b *Block) Valid(col, row int) bool {
+	return b.cols[col].valid[row>>6]&(1<<(row&63)) != 0
+}
+
+// Int returns the integer in column col of row (0 when null).
+func (b *Block) Int(col, row int) int64 { return b.cols[col].ints[row] }
+
+// Bytes returns the string in column col of row, aliasing the block.
+func (b *Block) Bytes(col, row int) []byte {
+	c := &b.cols[col]
+	start := uint32(0)
+	if row > 0 {
+		start = c.ends[row-1]
+	}
+	return c.data[start:c.ends[row]:c.ends[row]]
+}

@@ -1,0 +1,180 @@
+package batch
+
+import (
+	"sort"
+	"time"
+
+	"flowlake/schema"
+	"flowlake/stages/parse"
+)
+
+// Config holds the flush limits. Every limit is per batch, that is per
+// partition, account, region, hour and layout.
+type Config struct {
+	// MaxRows flushes a batch when it holds this many rows: it bounds the
+	// rows per file.
+	MaxRows int `yaml:"max_rows"`
+	// MaxBytes flushes a batch when its rows use this many bytes in memory;
+	// the file is several times smaller.
+	MaxBytes int `yaml:"max_bytes"`
+	// MaxAge flushes a batch this long after its first row arrived, so quiet
+	// accounts still reach the lake.
+	MaxAge time.Duration `yaml:"max_age"`
+	// Grace keeps an hour's batch open this long after the hour ended, by
+	// record time, to catch late records before the file is cut.
+	Grace time.Duration `yaml:"grace"`
+	// MaxDeadLetters flushes dead letters when this many are waiting.
+	MaxDeadLetters int `yaml:"max_dead_letters"`
+}
+
+// Defaults are the default limits.
+var Defaults = Config{MaxRows: 1_000_000, MaxBytes: 128 << 20, MaxAge: 5 * time.Minute, Grace: 10 * time.Minute, MaxDeadLetters: 10_000}
+
+// Reason says why a batch was flushed (a metric label).
+type Reason string
+
+// Flush reasons.
+const (
+	ReasonRows     Reason = "rows"
+	ReasonBytes    Reason = "bytes"
+	ReasonAge      Reason = "age"
+	ReasonHourOver Reason = "hour_over"
+	ReasonMemory   Reason = "memory"
+	ReasonStop     Reason = "stop"
+)
+
+// Batch is the open rows of one key.
+type Batch struct {
+	Key     parse.GroupKey
+	Block   *schema.Block
+	Created time.Time
+	Reason  Reason
+}
+
+// Batcher holds one partition's open batches. It is used by one goroutine.
+type Batcher struct {
+	cfg       Config
+	open      map[parse.GroupKey]*Batch
+	dead      []parse.DeadLetter
+	deadSince time.Time
+	size      int
+	// next is the offset after the last message merged.
+	next int64
+	// eventTime is the largest record time seen (Unix seconds).
+	eventTime int64
+}
+
+// New returns a batcher whose first message will be at offset next.
+func New(cfg Config, next int64) *Batcher {
+	return &Batcher{cfg: cfg, open: make(map[parse.GroupKey]*Batch), next: next}
+}
+
+// Size is the bytes of memory the open batches use.
+func (b *Batcher) Size() int { return b.size }
+
+// Open is the number of open batches.
+func (b *Batcher) Open() int { return len(b.open) }
+
+// Next is the offset after the last merged message.
+func (b *Batcher) Next() int64 { return b.next }
+
+// Add merges a parsed chunk whose last message is at offset last. It returns
+// true when some batch reached its row or byte limit. The chunk's blocks can
+// be released afterwards.
+func (b *Batcher) Add(c *parse.Chunk, last int64, now time.Time) (full bool) {
+	for _, g := range c.Groups {
+		bt, ok := b.open[g.Key]
+		if !ok {
+			bt = &Batch{Key: g.Key, Block: schema.NewBlock(g.Key.Layout), Created: now}
+			b.open[g.Key] = bt
+		}
+		before := bt.Block.Size()
+		bt.Block.AppendBlock(g.Block)
+		b.size += bt.Block.Size() - before
+		if bt.Block.Len() >= b.cfg.MaxRows || bt.Block.Size() >= b.cfg.MaxBytes {
+			full = true
+		}
+	}
+	if len(c.Dead) > 0 {
+		if len(b.dead) == 0 {
+			b.deadSince = now
+		}
+		b.dead = append(b.dead, c.Dead...)
+		if len(b.dead) >= b.cfg.MaxDeadLetters {
+			full = true
+		}
+	}
+	b.eventTime = max(b.eventTime, c.Stats.MaxTime)
+	b.next = last + 1
+	return full
+}
+
+// Round is what one flush writes: batches and dead letters, and the commit
+// position that holds once they are durable.
+type Round struct {
+	Batches []*Batch
+	Dead    []parse.DeadLetter
+	// Commit is the offset below which every record is durable once the
+	// round is.
+	Commit int64
+	// Bytes is the memory the round's batches use.
+	Bytes int
+}
+
+// Due returns the batches that must be flushed now, removed from the open
+// set, with the dead letters waiting. memoryPressure flushes every batch.
+// It returns nil when nothing is due.
+func (b *Batcher) Due(now time.Time, memoryPressure, stop bool) *Round {
+	var out []*Batch
+	for k, bt := range b.open {
+		reason := Reason("")
+		switch {
+		case stop:
+			reason = ReasonStop
+		case bt.Block.Len() >= b.cfg.MaxRows:
+			reason = ReasonRows
+		case bt.Block.Size() >= b.cfg.MaxBytes:
+			reason = ReasonBytes
+		case b.eventTime >= k.Hour+3600+int64(b.cfg.Grace/time.Second):
+			reason = ReasonHourOver
+		case now.Sub(bt.Created) >= b.cfg.MaxAge:
+			reason = ReasonAge
+		case memoryPressure:
+			reason = ReasonMemory
+		}
+		if reason != "" {
+			bt.Reason = reason
+			out = append(out, bt)
+		}
+	}
+	deadDue := len(b.dead) > 0 && (stop || len(out) > 0 || len(b.dead) >= b.cfg.MaxDeadLetters || now.Sub(b.deadSince) >= b.cfg.MaxAge)
+	if len(out) == 0 && !deadDue {
+		return nil
+	}
+	r := &Round{}
+	for _, bt := range out {
+		delete(b.open, bt.Key)
+		r.Bytes += bt.Block.Size()
+	}
+	b.size -= r.Bytes
+	sort.Slice(out, func(i, j int) bool { return out[i].Block.First.Less(out[j].Block.First) })
+	r.Batches = out
+	if deadDue {
+		r.Dead, b.dead = b.dead, nil
+	}
+	r.Commit = b.commitPosition()
+	return r
+}
+
+// commitPosition is the lowest offset some open batch or waiting dead letter
+// still needs, or the next offset when nothing is open.
+func (b *Batcher) commitPosition() int64 {
+	c := b.next
+	for _, bt := range b.open {
+		c = min(c, bt.Block.First.Offset)
+	}
+	if len(b.dead) > 0 {
+		c = min(c, b.dead[0].Offset)
+	}
+	return c
+}

@@ -1,0 +1,289 @@
+package parse
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"sync"
+	"time"
+
+	"flowlake/schema"
+)
+
+// Enricher fills fields a record lacks from outside knowledge (the ENI
+// inventory). It must not allocate per record and must be safe for
+// concurrent use. Values it sets must stay valid while the record is used.
+type Enricher interface {
+	Enrich(r *schema.Record)
+}
+
+// Config configures a Pool.
+type Config struct {
+	// Workers is the number of parsing goroutines; <= 0 means GOMAXPROCS.
+	Workers int
+	// Format is the format of topics without their own entry in Formats.
+	Format *schema.Format
+	// Formats maps a topic to its format.
+	Formats map[string]*schema.Format
+	// AllowNewerFields lets header lines name fields newer than v8.
+	AllowNewerFields bool
+	// Region places records whose format and interface give no region.
+	Region string
+	// Account places records whose format and envelope give no account.
+	Account string
+	// MaxLineBytes caps a line; longer lines are dead letters.
+	MaxLineBytes int
+	// MaxMessageBytes caps a message after decompression.
+	MaxMessageBytes int64
+	// Enrichment says which enrichment columns files gain.
+	Enrichment schema.Enrichment
+}
+
+// Message is one Kafka message of a chunk.
+type Message struct {
+	Offset int64
+	Value  []byte
+	Time   time.Time
+}
+
+// GroupKey is where a row goes: one batch per key and partition.
+type GroupKey struct {
+	Account string
+	Region  string
+	Hour    int64
+	Layout  *schema.Layout
+}
+
+// Partition returns the key's Hive partition.
+func (k GroupKey) Partition() schema.PartitionKey {
+	return schema.PartitionKey{Account: k.Account, Region: k.Region, Hour: k.Hour}
+}
+
+// Group is the rows of a chunk that share a key.
+type Group struct {
+	Key   GroupKey
+	Block *schema.Block
+}
+
+// DeadLetter is a record or message that could not be used, kept with the
+// reason and the raw bytes.
+type DeadLetter struct {
+	Topic     string
+	Partition int
+	Offset    int64
+	// Line is the 1-based line (or CloudWatch event) inside the message; 0
+	// when the whole message is rejected.
+	Line   int32
+	Reason schema.Reason
+	Detail string
+	Raw    []byte
+	Time   time.Time
+}
+
+// Stats counts what a chunk held.
+type Stats struct {
+	Messages int64
+	Bytes    int64
+	// Records counts every record seen: rows plus dead letters.
+	Records int64
+	Rows    int64
+	Dead    int64
+	// Skipped counts records dropped because a file written before a
+	// restart already holds them.
+	Skipped int64
+	// Control counts CloudWatch control messages, which hold no record.
+	Control int64
+	// MaxTime is the largest record time of the chunk (Unix seconds).
+	MaxTime int64
+}
+
+// Add sums s and o.
+func (s *Stats) Add(o Stats) {
+	s.Messages += o.Messages
+	s.Bytes += o.Bytes
+	s.Records += o.Records
+	s.Rows += o.Rows
+	s.Dead += o.Dead
+	s.Skipped += o.Skipped
+	s.Control += o.Control
+	s.MaxTime = max(s.MaxTime, o.MaxTime)
+}
+
+// SkipKey names a batch key across restarts: the layout by its stable ID.
+type SkipKey struct {
+	Account string `json:"account"`
+	Region  string `json:"region"`
+	Hour    int64  `json:"hour"`
+	Layout  uint64 `json:"layout"`
+}
+
+// SkipKeyOf returns the restart-stable form of k.
+func SkipKeyOf(k GroupKey) SkipKey {
+	return SkipKey{Account: k.Account, Region: k.Region, Hour: k.Hour, Layout: k.Layout.ID}
+}
+
+// Skip lists what is already durable past the commit position after a
+// restart: rows of a key at or before its position, and dead letters at or
+// before Dead. A Skip is read-only once handed to chunks.
+type Skip struct {
+	Groups  map[SkipKey]schema.Pos
+	Dead    schema.Pos
+	HasDead bool
+}
+
+// Chunk is consecutive messages of one partition and, once done, their rows.
+type Chunk struct {
+	Topic     string
+	Partition int
+	Msgs      []Message
+	// Skip, when set, drops records that are already durable.
+	Skip *Skip
+
+	Groups []Group
+	Dead   []DeadLetter
+	Stats  Stats
+	err    error
+	done   chan struct{}
+}
+
+// NewChunk returns an empty chunk for a partition.
+func NewChunk(topic string, partition int, msgs []Message) *Chunk {
+	return &Chunk{Topic: topic, Partition: partition, Msgs: msgs, done: make(chan struct{})}
+}
+
+// Wait blocks until the chunk is parsed or ctx ends.
+func (c *Chunk) Wait(ctx context.Context) error {
+	select {
+	case <-c.done:
+		return c.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Pool parses chunks on a fixed number of goroutines.
+type Pool struct {
+	cfg      Config
+	enricher Enricher
+	logger   *slog.Logger
+	jobs     chan *Chunk
+	layouts  sync.Map // *schema.Format -> *schema.Layout
+	headers  sync.Map // header string -> *schema.Format
+	blocks   sync.Map // layout ID -> *sync.Pool of *schema.Block
+	wg       sync.WaitGroup
+}
+
+// NewPool validates cfg and returns a pool; Run starts its workers.
+func NewPool(cfg Config, enricher Enricher, logger *slog.Logger) (*Pool, error) {
+	if cfg.Format == nil {
+		cfg.Format = schema.DefaultFormat
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = runtime.GOMAXPROCS(0)
+	}
+	if !schema.ValidRegion([]byte(cfg.Region)) {
+		return nil, fmt.Errorf("region %q is not a region name", cfg.Region)
+	}
+	if cfg.Account == "" {
+		cfg.Account = "unknown"
+	}
+	if !schema.ValidAccount([]byte(cfg.Account)) {
+		return nil, fmt.Errorf("account %q is not a 12-digit account id", cfg.Account)
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Pool{cfg: cfg, enricher: enricher, logger: logger, jobs: make(chan *Chunk, cfg.Workers*2)}, nil
+}
+
+// Run runs the workers until ctx ends.
+func (p *Pool) Run(ctx context.Context) error {
+	for i := 0; i < p.cfg.Workers; i++ {
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			w := p.newWorker()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case c := <-p.jobs:
+					w.process(c)
+					close(c.done)
+				}
+			}
+		}()
+	}
+	<-ctx.Done()
+	p.wg.Wait()
+	return nil
+}
+
+// Submit queues c for parsing. It blocks while every worker is busy.
+func (p *Pool) Submit(ctx context.Context, c *Chunk) error {
+	select {
+	case p.jobs <- c:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Release returns a chunk's blocks for reuse once they were merged.
+func (p *Pool) Release(c *Chunk) {
+	for _, g := range c.Groups {
+		p.putBlock(g.Block)
+	}
+	c.Groups = nil
+}
+
+func (p *Pool) getBlock(l *schema.Layout) *schema.Block {
+	bp, _ := p.blocks.LoadOrStore(l.ID, &sync.Pool{})
+	if b, ok := bp.(*sync.Pool).Get().(*schema.Block); ok && b.Layout == l {
+		return b
+	}
+	return schema.NewBlock(l)
+}
+
+func (p *Pool) putBlock(b *schema.Block) {
+	if b.Size() > 4<<20 {
+		return // let the GC have unusually large blocks
+	}
+	b.Reset()
+	bp, _ := p.blocks.LoadOrStore(b.Layout.ID, &sync.Pool{})
+	bp.(*sync.Pool).Put(b)
+}
+
+// Layout returns the output layout of records of format f.
+func (p *Pool) Layout(f *schema.Format) *schema.Layout {
+	if l, ok := p.layouts.Load(f); ok {
+		return l.(*schema.Layout)
+	}
+	l, _ := p.layouts.LoadOrStore(f, schema.NewLayout(f, p.cfg.Enrichment))
+	return l.(*schema.Layout)
+}
+
+func (p *Pool) topicFormat(topic string) *schema.Format {
+	if f, ok := p.cfg.Formats[topic]; ok {
+		return f
+	}
+	return p.cfg.Format
+}
+
+func (p *Pool) headerFormat(line []byte) (*schema.Format, error) {
+	if f, ok := p.headers.Load(string(line)); ok {
+		return f.(*schema.Format), nil
+	}
+	f, err := schema.ParseHeader(line)
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range f.Fields() {
+		if schema.Fields[id].Newer && !p.cfg.AllowNewerFields {
+			return nil, fmt.Errorf("%w: header field %q is newer than version 8; enable newer fields to use it", schema.ErrFormat, schema.Fields[id].Token)
+		}
+	}
+	got, _ := p.headers.LoadOrStore(string(line), f)
+	return got.(*schema.Format), nil
+}

@@ -1,0 +1,220 @@
+package parse
+
+import (
+	"bytes"
+
+	"flowlake/schema"
+)
+
+// worker holds one goroutine's scratch state.
+type worker struct {
+	p       *Pool
+	dec     decoder
+	rec     schema.Record
+	parsers map[*schema.Format]*schema.Parser
+	intern  map[string]string
+	groups  map[GroupKey]int // index into c.Groups
+
+	// last-key cache: consecutive records usually share their group.
+	lastKey   GroupKey
+	lastIndex int
+}
+
+func (p *Pool) newWorker() *worker {
+	return &worker{
+		p:       p,
+		dec:     decoder{maxBytes: p.cfg.MaxMessageBytes},
+		parsers: make(map[*schema.Format]*schema.Parser),
+		intern:  make(map[string]string),
+		groups:  make(map[GroupKey]int),
+	}
+}
+
+func (w *worker) parser(f *schema.Format) *schema.Parser {
+	ps, ok := w.parsers[f]
+	if !ok {
+		ps = schema.NewParser(f, w.p.cfg.MaxLineBytes)
+		w.parsers[f] = ps
+	}
+	return ps
+}
+
+func (w *worker) str(b []byte) string {
+	if s, ok := w.intern[string(b)]; ok {
+		return s
+	}
+	if len(w.intern) > 4096 {
+		clear(w.intern)
+	}
+	s := string(b)
+	w.intern[s] = s
+	return s
+}
+
+// process parses every message of c.
+func (w *worker) process(c *Chunk) {
+	clear(w.groups)
+	w.lastIndex = -1
+	for i := range c.Msgs {
+		m := &c.Msgs[i]
+		c.Stats.Messages++
+		c.Stats.Bytes += int64(len(m.Value))
+		w.message(c, m)
+	}
+}
+
+func (w *worker) message(c *Chunk, m *Message) {
+	d, err := w.dec.decode(m.Value)
+	if err != nil {
+		w.dead(c, m, 0, schema.ReasonBadEnvelope, err.Error(), m.Value)
+		return
+	}
+	format := w.p.topicFormat(c.Topic)
+	if d.envelope == EnvelopeCloudWatch {
+		if d.cw.MessageType == "CONTROL_MESSAGE" {
+			c.Stats.Control++
+			return
+		}
+		owner := []byte(d.cw.Owner)
+		if len(owner) > 0 && !schema.ValidAccount(owner) {
+			w.dead(c, m, 0, schema.ReasonBadAccount, "CloudWatch Logs owner "+quote(owner)+" is not a 12-digit account id", m.Value)
+			return
+		}
+		for i, ev := range d.cw.LogEvents {
+			line := []byte(ev.Message)
+			w.line(c, m, int32(i+1), line, format, owner, ev.Timestamp/1000)
+		}
+		return
+	}
+	text := d.text
+	lineNo := int32(0)
+	sawRecord := false
+	for len(text) > 0 {
+		var line []byte
+		if nl := bytes.IndexByte(text, '\n'); nl >= 0 {
+			line, text = text[:nl], text[nl+1:]
+		} else {
+			line, text = text, nil
+		}
+		lineNo++
+		if n := len(line); n > 0 && line[n-1] == '\r' {
+			line = line[:n-1]
+		}
+		if isBlank(line) {
+			continue
+		}
+		if !sawRecord && schema.LooksLikeHeader(line) {
+			f, err := w.p.headerFormat(line)
+			if err != nil {
+				w.dead(c, m, lineNo, schema.ReasonBadHeader, err.Error(), line)
+				continue
+			}
+			format = f
+			continue
+		}
+		if string(line) == format.Header() {
+			continue // a repeated header
+		}
+		sawRecord = true
+		w.line(c, m, lineNo, line, format, nil, 0)
+	}
+}
+
+// line parses, enriches and places one record.
+func (w *worker) line(c *Chunk, m *Message, lineNo int32, line []byte, format *schema.Format, owner []byte, evTime int64) {
+	r := &w.rec
+	if err := w.parser(format).Parse(line, r); err != nil {
+		pe := err.(*schema.ParseError)
+		w.dead(c, m, lineNo, pe.Reason, pe.Error(), line)
+		return
+	}
+	if w.p.cfg.Enrichment.Enabled && w.p.enricher != nil {
+		w.p.enricher.Enrich(r)
+	}
+	var t int64
+	switch {
+	case r.IsSet(schema.Start):
+		t = r.Int[schema.Start]
+	case r.IsSet(schema.End):
+		t = r.Int[schema.End]
+	case evTime > 0:
+		t = evTime
+	case !m.Time.IsZero():
+		t = m.Time.Unix()
+	default:
+		w.dead(c, m, lineNo, schema.ReasonNoTime, "record has no start or end and the message no timestamp", line)
+		return
+	}
+	var account string
+	switch {
+	case r.IsSet(schema.AccountID):
+		account = w.str(r.Str[schema.AccountID])
+	case len(owner) > 0:
+		account = w.str(owner)
+	default:
+		account = w.p.cfg.Account
+	}
+	region := w.p.cfg.Region
+	if r.IsSet(schema.Region) {
+		if !schema.ValidRegion(r.Str[schema.Region]) {
+			// Only enrichment can get here: parsed regions are checked.
+			w.dead(c, m, lineNo, schema.ReasonBadRegion, "region "+quote(r.Str[schema.Region])+" is not a region name", line)
+			return
+		}
+		region = w.str(r.Str[schema.Region])
+	}
+	key := GroupKey{Account: account, Region: region, Hour: schema.HourOf(t), Layout: w.p.Layout(format)}
+	pos := schema.Pos{Offset: m.Offset, Line: lineNo}
+	if c.Skip != nil {
+		if done, ok := c.Skip.Groups[SkipKeyOf(key)]; ok && !done.Less(pos) {
+			c.Stats.Records++
+			c.Stats.Skipped++
+			return
+		}
+	}
+	idx := w.lastIndex
+	if idx < 0 || key != w.lastKey {
+		var ok bool
+		idx, ok = w.groups[key]
+		if !ok {
+			idx = len(c.Groups)
+			c.Groups = append(c.Groups, Group{Key: key, Block: w.p.getBlock(key.Layout)})
+			w.groups[key] = idx
+		}
+		w.lastKey, w.lastIndex = key, idx
+	}
+	c.Groups[idx].Block.Append(r, pos, t)
+	c.Stats.Records++
+	c.Stats.Rows++
+	c.Stats.MaxTime = max(c.Stats.MaxTime, t)
+}
+
+func (w *worker) dead(c *Chunk, m *Message, lineNo int32, reason schema.Reason, detail string, raw []byte) {
+	if c.Skip != nil && c.Skip.HasDead && !c.Skip.Dead.Less(schema.Pos{Offset: m.Offset, Line: lineNo}) {
+		c.Stats.Records++
+		c.Stats.Skipped++
+		return
+	}
+	c.Dead = append(c.Dead, DeadLetter{
+		Topic: c.Topic, Partition: c.Partition, Offset: m.Offset, Line: lineNo,
+		Reason: reason, Detail: detail, Raw: bytes.Clone(raw), Time: m.Time,
+	})
+	c.Stats.Records++
+	c.Stats.Dead++
+}
+
+func isBlank(b []byte) bool {
+	for _, c := range b {
+		if c != ' ' && c != '\t' {
+			return false
+		}
+	}
+	return true
+}
+
+func quote(b []byte) string {
+	if len(b) > 64 {
+		b = b[:64]
+	}
+	return "\"" + string(b) + "\""
+}

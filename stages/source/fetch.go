@@ -1,0 +1,151 @@
+package source
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"flowlake/stages/parse"
+)
+
+// Fetcher reads one partition in batches from its leader, reconnecting with
+// backoff when the connection or the broker fails.
+type Fetcher struct {
+	s         *Source
+	topic     string
+	partition int
+	offset    int64
+	conn      *kafka.Conn
+	logger    *slog.Logger
+	failures  int
+}
+
+// Fetcher returns a fetcher for a's partition starting at offset, which may
+// be kafka.FirstOffset or kafka.LastOffset.
+func (s *Source) Fetcher(a *Assignment, offset int64) *Fetcher {
+	return &Fetcher{s: s, topic: a.Topic, partition: a.Partition, offset: offset,
+		logger: s.logger.With("partition", a.Partition)}
+}
+
+// Offset is the offset of the next message to fetch.
+func (f *Fetcher) Offset() int64 { return f.offset }
+
+// Close closes the connection.
+func (f *Fetcher) Close() {
+	if f.conn != nil {
+		_ = f.conn.Close()
+		f.conn = nil
+	}
+}
+
+// Fetch returns the next messages, appended to buf, or none when the broker
+// had nothing within the max wait. It retries broken connections until ctx
+// ends; it returns an error only when ctx ends.
+func (f *Fetcher) Fetch(ctx context.Context, buf []parse.Message) ([]parse.Message, error) {
+	for {
+		if err := ctx.Err(); err != nil {
+			return buf, err
+		}
+		if f.conn == nil {
+			if err := f.connect(ctx); err != nil {
+				f.backoff(ctx, "connect to partition leader", err)
+				continue
+			}
+		}
+		out, err := f.read(buf)
+		if err == nil {
+			f.failures = 0
+			return out, nil
+		}
+		if errors.Is(err, kafka.OffsetOutOfRange) {
+			first, last, oerr := f.conn.ReadOffsets()
+			if oerr != nil {
+				f.Close()
+				f.backoff(ctx, "read partition offsets", oerr)
+				continue
+			}
+			next := first
+			if f.offset > last {
+				next = last
+			}
+			f.logger.Error("offset out of range: records are gone from the topic (retention) or the topic was recreated; skipping", "offset", f.offset, "first", first, "last", last, "resume", next)
+			f.offset = next
+			f.Close()
+			continue
+		}
+		f.Close()
+		f.backoff(ctx, "fetch", err)
+	}
+}
+
+func (f *Fetcher) read(buf []parse.Message) ([]parse.Message, error) {
+	if _, err := f.conn.Seek(f.offset, kafka.SeekAbsolute|kafka.SeekDontCheck); err != nil {
+		return buf, err
+	}
+	_ = f.conn.SetReadDeadline(time.Now().Add(f.s.cfg.FetchMaxWait + 15*time.Second))
+	b := f.conn.ReadBatchWith(kafka.ReadBatchConfig{MinBytes: 1, MaxBytes: f.s.cfg.FetchMaxBytes, MaxWait: f.s.cfg.FetchMaxWait})
+	for {
+		m, err := b.ReadMessage()
+		if err != nil {
+			break
+		}
+		if m.Offset < f.offset {
+			continue
+		}
+		buf = append(buf, parse.Message{Offset: m.Offset, Value: m.Value, Time: m.Time})
+		f.offset = m.Offset + 1
+	}
+	if err := b.Close(); err != nil {
+		return buf, err
+	}
+	return buf, nil
+}
+
+func (f *Fetcher) connect(ctx context.Context) error {
+	var last error
+	for _, addr := range f.s.cfg.Brokers {
+		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		conn, err := f.s.dialer.DialLeader(dctx, "tcp", addr, f.topic, f.partition)
+		cancel()
+		if err != nil {
+			last = err
+			continue
+		}
+		if f.offset < 0 {
+			var off int64
+			if f.offset == kafka.LastOffset {
+				off, err = conn.ReadLastOffset()
+			} else {
+				off, err = conn.ReadFirstOffset()
+			}
+			if err != nil {
+				_ = conn.Close()
+				last = err
+				continue
+			}
+			f.offset = off
+		}
+		f.conn = conn
+		return nil
+	}
+	return fmt.Errorf("no broker reachable for %s/%d: %w", f.topic, f.partition, last)
+}
+
+// backoff sleeps with capped exponential backoff and jitter.
+func (f *Fetcher) backoff(ctx context.Context, what string, err error) {
+	f.failures++
+	d := time.Duration(min(30_000, 100<<min(f.failures, 9))) * time.Millisecond
+	d = d/2 + rand.N(d/2+1)
+	if f.failures == 1 || f.failures%10 == 0 {
+		f.logger.Warn("kafka "+what+" failed; retrying", "err", err, "attempt", f.failures, "backoff", d)
+	}
+	select {
+	case <-time.After(d):
+	case <-ctx.Done():
+	}
+}

@@ -1,0 +1,194 @@
+package source
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// Config configures the consumer.
+type Config struct {
+	Brokers []string `yaml:"brokers"`
+	Topic   string   `yaml:"topic"`
+	Group   string   `yaml:"group"`
+	// StartOffset is where a partition without a committed offset starts:
+	// "earliest" (default) or "latest".
+	StartOffset string `yaml:"start_offset"`
+	// FetchMaxBytes caps one fetch of one partition.
+	FetchMaxBytes int `yaml:"fetch_max_bytes"`
+	// FetchMaxWait is how long the broker may hold a fetch waiting for data.
+	FetchMaxWait      time.Duration `yaml:"fetch_max_wait"`
+	SessionTimeout    time.Duration `yaml:"session_timeout"`
+	RebalanceTimeout  time.Duration `yaml:"rebalance_timeout"`
+	HeartbeatInterval time.Duration `yaml:"heartbeat_interval"`
+	// TLS enables TLS to the brokers with the system roots.
+	TLS bool `yaml:"tls"`
+}
+
+// Defaults fills unset fields.
+func (c *Config) Defaults() {
+	if c.StartOffset == "" {
+		c.StartOffset = "earliest"
+	}
+	if c.FetchMaxBytes <= 0 {
+		c.FetchMaxBytes = 8 << 20
+	}
+	if c.FetchMaxWait <= 0 {
+		c.FetchMaxWait = 500 * time.Millisecond
+	}
+	if c.SessionTimeout <= 0 {
+		c.SessionTimeout = 30 * time.Second
+	}
+	if c.RebalanceTimeout <= 0 {
+		c.RebalanceTimeout = 60 * time.Second
+	}
+	if c.HeartbeatInterval <= 0 {
+		c.HeartbeatInterval = 3 * time.Second
+	}
+}
+
+// Assignment is one partition assigned to this member for one generation.
+type Assignment struct {
+	Topic     string
+	Partition int
+	// Committed is the group's committed offset, or kafka.FirstOffset /
+	// kafka.LastOffset when there is none.
+	Committed int64
+	gen       *kafka.Generation
+}
+
+// Commit commits next as the partition's next offset to read. Commits after
+// the generation ended may fail; callers treat that as harmless.
+func (a *Assignment) Commit(next int64) error {
+	return a.gen.CommitOffsets(map[string]map[int]int64{a.Topic: {a.Partition: next}})
+}
+
+// Handler processes one assignment. It must return soon after ctx ends,
+// which happens on a revoke (rebalance) and on shutdown. A non-nil error
+// stops the whole consumer.
+type Handler func(ctx context.Context, a *Assignment) error
+
+// Source is a consumer group member.
+type Source struct {
+	cfg    Config
+	dialer *kafka.Dialer
+	logger *slog.Logger
+}
+
+// New returns a Source.
+func New(cfg Config, logger *slog.Logger) (*Source, error) {
+	cfg.Defaults()
+	if len(cfg.Brokers) == 0 {
+		return nil, errors.New("no brokers")
+	}
+	if cfg.Topic == "" || cfg.Group == "" {
+		return nil, errors.New("topic and group are required")
+	}
+	if cfg.StartOffset != "earliest" && cfg.StartOffset != "latest" {
+		return nil, fmt.Errorf("start offset %q: want earliest or latest", cfg.StartOffset)
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	d := &kafka.Dialer{Timeout: 10 * time.Second, DualStack: true, ClientID: "flowlake"}
+	if cfg.TLS {
+		d.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	return &Source{cfg: cfg, dialer: d, logger: logger}, nil
+}
+
+// Run joins the group and runs h on every assigned partition until ctx
+// ends or a handler fails. On return every handler has returned.
+func (s *Source) Run(ctx context.Context, h Handler) error {
+	start := kafka.FirstOffset
+	if s.cfg.StartOffset == "latest" {
+		start = kafka.LastOffset
+	}
+	cg, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
+		ID:                s.cfg.Group,
+		Brokers:           s.cfg.Brokers,
+		Dialer:            s.dialer,
+		Topics:            []string{s.cfg.Topic},
+		StartOffset:       start,
+		SessionTimeout:    s.cfg.SessionTimeout,
+		RebalanceTimeout:  s.cfg.RebalanceTimeout,
+		HeartbeatInterval: s.cfg.HeartbeatInterval,
+		JoinGroupBackoff:  time.Second,
+		ErrorLogger:       kafka.LoggerFunc(func(msg string, args ...any) { s.logger.Debug("kafka group", "detail", fmt.Sprintf(msg, args...)) }),
+	})
+	if err != nil {
+		return fmt.Errorf("create consumer group: %w", err)
+	}
+	var (
+		wg       sync.WaitGroup
+		fatalMu  sync.Mutex
+		fatalErr error
+	)
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	fail := func(err error) {
+		fatalMu.Lock()
+		if fatalErr == nil {
+			fatalErr = err
+		}
+		fatalMu.Unlock()
+		stop()
+	}
+	// Closing the group ends the current generation and waits for its
+	// handlers, so it must happen once runCtx ends, not later.
+	closed := make(chan struct{})
+	go func() {
+		<-runCtx.Done()
+		_ = cg.Close()
+		close(closed)
+	}()
+	for {
+		gen, err := cg.Next(runCtx)
+		if err != nil {
+			if runCtx.Err() != nil || errors.Is(err, kafka.ErrGroupClosed) {
+				break
+			}
+			s.logger.Warn("consumer group join failed; retrying", "err", err)
+			select {
+			case <-time.After(time.Second):
+			case <-runCtx.Done():
+			}
+			continue
+		}
+		parts := gen.Assignments[s.cfg.Topic]
+		ids := make([]int, len(parts))
+		for i, p := range parts {
+			ids[i] = p.ID
+		}
+		s.logger.Info("partitions assigned", "generation", gen.ID, "member", gen.MemberID, "partitions", ids)
+		for _, p := range parts {
+			a := &Assignment{Topic: s.cfg.Topic, Partition: p.ID, Committed: p.Offset, gen: gen}
+			wg.Add(1)
+			gen.Start(func(gctx context.Context) {
+				defer wg.Done()
+				hctx, cancel := mergeDone(runCtx, gctx)
+				defer cancel()
+				if err := h(hctx, a); err != nil {
+					fail(fmt.Errorf("partition %d: %w", a.Partition, err))
+				}
+			})
+		}
+	}
+	<-closed
+	wg.Wait()
+	return fatalErr
+}
+
+// mergeDone returns a context that ends when either a or b ends; values and
+// deadline come from a.
+func mergeDone(a, b context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(a)
+	stop := context.AfterFunc(b, cancel)
+	return ctx, func() { stop(); cancel() }
+}
