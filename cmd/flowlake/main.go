@@ -1,0 +1,74 @@
+// Command flowlake ingests AWS VPC flow logs from Kafka into Parquet files in
+// AWS's Hive layout, on S3 or a local directory.
+//
+//	flowlake run      consume a topic and write Parquet (see --help)
+//	flowlake gen      generate realistic flow log records
+//	flowlake inspect  list the files and row counts under a directory
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"flowlake/config"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		usage()
+		os.Exit(2)
+	}
+	cmd, args := os.Args[1], os.Args[2:]
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	switch cmd {
+	case "run":
+		err = runCmd(ctx, args)
+	case "gen":
+		err = genCmd(ctx, args)
+	case "inspect":
+		err = inspectCmd(args)
+	case "help", "-h", "--help":
+		usage()
+		return
+	default:
+		fmt.Fprintf(os.Stderr, "flowlake: unknown command %q (want run, gen or inspect)\n", cmd)
+		os.Exit(2)
+	}
+	os.Exit(exitCode(cmd, err))
+}
+
+func exitCode(cmd string, err error) int {
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, config.ErrUsage), errors.Is(err, config.ErrInvalid):
+		fmt.Fprintf(os.Stderr, "flowlake %s: %v\n", cmd, err)
+		return 2
+	default:
+		fmt.Fprintf(os.Stderr, "flowlake %s: %v\n", cmd, err)
+		return 1
+	}
+}
+
+func usage() {
+	fmt.Fprint(os.Stderr, `usage: flowlake <command> [flags]
+
+commands:
+  run      consume VPC flow logs from Kafka and write Parquet (flowlake run --help)
+  gen      generate realistic VPC flow log records (flowlake gen --help)
+  inspect  list Parquet files and row counts under a directory
+`)
+}
+
+// printDefaults prints a flag set's help.
+func printDefaults(fs *flag.FlagSet) {
+	fs.SetOutput(os.Stderr)
+	fs.PrintDefaults()
+}

@@ -1,0 +1,45 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	"flowlake/config"
+	"flowlake/pipeline"
+)
+
+func runCmd(ctx context.Context, args []string) error {
+	cfg, fs, err := config.Parse("run", args, config.RunFlags)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(os.Stderr, "usage: flowlake run [flags]  (every flag also reads FLOWLAKE_<FLAG>)")
+		printDefaults(fs)
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	logger := pipeline.NewLogger(os.Stderr, cfg.LogLevel, cfg.LogFormat)
+	app, err := pipeline.Build(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer app.Close()
+	// A second signal while the pipeline drains abandons the final flush.
+	go func() {
+		<-ctx.Done()
+		sig := make(chan os.Signal, 1)
+		notifyAgain(sig)
+		<-sig
+		logger.Warn("second signal: abandoning the final flush; unflushed records will be re-read")
+		app.Pipeline.Abort()
+		time.AfterFunc(5*time.Second, func() { os.Exit(1) })
+	}()
+	return app.Run(ctx)
+}

@@ -1,0 +1,204 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"flowlake/config"
+	"flowlake/stages/batch"
+	"flowlake/stages/deadletter"
+	"flowlake/stages/encode"
+	"flowlake/stages/parse"
+	"flowlake/stages/sink"
+	"flowlake/stages/source"
+)
+
+// NewLogger returns a slog logger writing text or JSON at level.
+func NewLogger(w io.Writer, level, format string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	opts := &slog.HandlerOptions{Level: l}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// App is a pipeline with everything it runs beside it: the metrics
+// endpoint, the inventory refresher and, for the demo, an in-process broker
+// fed by the generator.
+type App struct {
+	Pipeline *Pipeline
+	Registry *prometheus.Registry
+	cfg      *config.Config
+	logger   *slog.Logger
+	sideJobs []func(ctx context.Context) error
+	closers  []func()
+}
+
+// Close releases what Build started.
+func (a *App) Close() {
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		a.closers[i]()
+	}
+}
+
+// PipelineConfig maps the configuration onto the pipeline's.
+func PipelineConfig(c *config.Config) (Config, error) {
+	format, err := c.ParsedFormat()
+	if err != nil {
+		return Config{}, err
+	}
+	formats, err := c.ParsedFormats()
+	if err != nil {
+		return Config{}, err
+	}
+	return Config{
+		Source: source.Config{Brokers: c.Kafka.Brokers, Topic: c.Kafka.Topic, Group: c.Kafka.Group, StartOffset: c.Kafka.StartOffset,
+			FetchMaxBytes: c.Kafka.FetchMaxBytes, FetchMaxWait: c.Kafka.FetchMaxWait, SessionTimeout: c.Kafka.SessionTimeout,
+			RebalanceTimeout: c.Kafka.RebalanceTimeout, TLS: c.Kafka.TLS},
+		Parse: parse.Config{Format: format, Formats: formats, AllowNewerFields: c.AllowNewerFields, Region: c.Region, Account: c.Account},
+		Batch: batch.Config{MaxRows: c.Batch.MaxRows, MaxBytes: c.Batch.MaxBytes, MaxAge: c.Batch.MaxAge, Grace: c.Batch.Grace,
+			MaxDeadLetters: c.Batch.MaxDeadLetters},
+		Encode:           encode.Config{Codec: c.Parquet.Codec, DashStrings: c.Parquet.DashStrings},
+		FlowLogID:        c.FlowLogID,
+		MemoryBytes:      c.Memory.MaxBufferedBytes,
+		FetchBufferBytes: c.Memory.FetchBufferBytes,
+		ExitWhenIdle:     c.ExitWhenIdle,
+		ProgressInterval: c.ProgressInterval,
+	}, nil
+}
+
+// S3Config maps the configuration onto the S3 sink's.
+func S3Config(c *config.Config) sink.S3Config {
+	s := c.Sink.S3
+	return sink.S3Config{Region: s.Region, Endpoint: s.Endpoint, PathStyle: s.PathStyle || s.Endpoint != "", SSE: s.SSE,
+		KMSKeyID: s.KMSKeyID, Checksum: s.Checksum, ObjectLockMode: s.ObjectLockMode, ObjectLockDays: s.ObjectLockDays,
+		MultipartThreshold: s.MultipartThreshold, PartSize: s.PartSize, RequestTimeout: s.RequestTimeout}
+}
+
+// Build assembles an App from a validated configuration.
+func Build(ctx context.Context, c *config.Config, logger *slog.Logger) (*App, error) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	app := &App{Registry: reg, cfg: c, logger: logger}
+	ok := false
+	defer func() {
+		if !ok {
+			app.Close()
+		}
+	}()
+	if c.Embedded {
+		if err := app.startEmbedded(ctx); err != nil {
+			return nil, err
+		}
+	}
+	pcfg, err := PipelineConfig(c)
+	if err != nil {
+		return nil, err
+	}
+	pcfg.Source.Brokers = c.Kafka.Brokers
+	out, err := sink.Open(ctx, c.Sink.URL, S3Config(c), logger.With("stage", "sink"), reg)
+	if err != nil {
+		return nil, fmt.Errorf("open sink: %w", err)
+	}
+	if checker, ok := out.(interface{ Check(context.Context) error }); ok {
+		if err := checker.Check(ctx); err != nil {
+			return nil, fmt.Errorf("sink %s: %w", out, err)
+		}
+	}
+	deps := Deps{Sink: out}
+	if c.DLQ != "" {
+		dlq, closeDLQ, err := openDLQ(ctx, c, logger, reg)
+		if err != nil {
+			return nil, err
+		}
+		deps.DeadLetters = dlq
+		app.closers = append(app.closers, closeDLQ)
+	}
+	if c.Enrich.Enabled() {
+		enr, run, err := newEnricher(ctx, c, logger, reg)
+		if err != nil {
+			return nil, err
+		}
+		deps.Enricher = enr
+		pcfg.Parse.Enrichment.Enabled = true
+		pcfg.Parse.Enrichment.TagKeys = c.Enrich.TagKeys
+		app.sideJobs = append(app.sideJobs, run)
+	}
+	p, err := New(pcfg, deps, logger, reg)
+	if err != nil {
+		return nil, err
+	}
+	app.Pipeline = p
+	ok = true
+	return app, nil
+}
+
+func openDLQ(ctx context.Context, c *config.Config, logger *slog.Logger, reg prometheus.Registerer) (deadletter.Writer, func(), error) {
+	d, err := config.ParseDLQ(c.DLQ)
+	if err != nil {
+		return nil, nil, err
+	}
+	if d.Topic != "" {
+		w := deadletter.NewKafkaWriter(c.Kafka.Brokers, d.Topic, logger.With("stage", "deadletter"))
+		return w, func() { _ = w.Close() }, nil
+	}
+	s, err := sink.Open(ctx, d.SinkURL, S3Config(c), logger.With("stage", "deadletter"), prometheus.WrapRegistererWithPrefix("flowlake_dlq_", reg))
+	if err != nil {
+		return nil, nil, fmt.Errorf("open dead-letter sink: %w", err)
+	}
+	return deadletter.NewSinkWriter(s, ""), func() {}, nil
+}
+
+// Run runs the side jobs and the pipeline until the pipeline stops.
+func (a *App) Run(ctx context.Context) error {
+	sideCtx, stopSide := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopSide()
+	if a.cfg.MetricsAddr != "" {
+		ln, err := net.Listen("tcp", a.cfg.MetricsAddr)
+		if err != nil {
+			return fmt.Errorf("metrics listener: %w", err)
+		}
+		srv := &http.Server{Handler: a.handler(), ReadHeaderTimeout: 5 * time.Second}
+		go func() { _ = srv.Serve(ln) }()
+		defer srv.Close()
+		a.logger.Info("serving metrics", "addr", ln.Addr().String())
+	}
+	errs := make(chan error, len(a.sideJobs))
+	for _, job := range a.sideJobs {
+		go func() {
+			if err := job(sideCtx); err != nil && !errors.Is(err, context.Canceled) {
+				errs <- err
+			}
+		}()
+	}
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case err := <-errs:
+			a.logger.Error("side job failed; stopping", "err", err)
+			cancel()
+		case <-pctx.Done():
+		}
+	}()
+	return a.Pipeline.Run(pctx)
+}
+
+func (a *App) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(a.Registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	return mux
+}

@@ -1,0 +1,179 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"flowlake/stages/batch"
+	"flowlake/stages/parse"
+	"flowlake/stages/source"
+)
+
+// partition runs one assigned partition: a fetch goroutine feeds chunks to
+// the shared parse pool and, in order, to this loop, which merges them into
+// batches and runs flush rounds one at a time.
+type partition struct {
+	p       *Pipeline
+	a       *source.Assignment
+	logger  *slog.Logger
+	batcher *batch.Batcher
+	prog    *progress
+	skip    *parse.Skip
+
+	inflight chan error // result of the running round, nil when none
+	want     bool       // a round is due but another one is running
+}
+
+func (p *Pipeline) handle(ctx context.Context, a *source.Assignment) error {
+	logger := p.logger.With("topic", a.Topic, "partition", a.Partition)
+	prog, found, err := loadCheckpoint(ctx, p.sink, p.cfg.Source.Group, a.Topic, a.Partition)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	start := a.Committed
+	if found && prog.next > start {
+		start = prog.next
+	}
+	if start >= 0 && prog.next < start {
+		prog.next = start
+	}
+	logger.Info("partition started", "committed", a.Committed, "checkpoint", prog.next, "resume", start, "durable_keys", len(prog.durable))
+	pt := &partition{p: p, a: a, logger: logger, batcher: batch.New(p.cfg.Batch, start), prog: prog, skip: prog.skip()}
+	return pt.run(ctx, start)
+}
+
+func (pt *partition) run(ctx context.Context, start int64) error {
+	p := pt.p
+	fetchCtx, stopFetch := context.WithCancel(ctx)
+	pending := make(chan *fetched, p.cfg.PendingChunks)
+	fetchDone := make(chan struct{})
+	go func() {
+		defer close(fetchDone)
+		pt.fetchLoop(fetchCtx, start, pending)
+	}()
+	defer func() {
+		stopFetch()
+		// Drain so the fetch goroutine can exit and release its budget.
+		for {
+			select {
+			case f := <-pending:
+				p.fetchBudget.Release(f.reserved)
+			case <-fetchDone:
+				for {
+					select {
+					case f := <-pending:
+						p.fetchBudget.Release(f.reserved)
+					default:
+						return
+					}
+				}
+			}
+		}
+	}()
+	tick := time.NewTicker(p.cfg.TickInterval)
+	defer tick.Stop()
+
+	for {
+		in := pending
+		if pt.want && pt.inflight != nil {
+			in = nil // backpressure: wait for the running round first
+		}
+		select {
+		case <-ctx.Done():
+			return pt.stop(ctx)
+		case f := <-in:
+			if err := f.chunk.Wait(ctx); err != nil {
+				p.fetchBudget.Release(f.reserved)
+				return pt.stop(ctx)
+			}
+			pt.merge(f)
+			if pt.want || pt.batcher.Size() > 0 && p.overBudget() {
+				pt.maybeRound(time.Now(), false)
+			}
+		case <-tick.C:
+			pt.maybeRound(time.Now(), false)
+		case err := <-pt.inflight:
+			pt.inflight = nil
+			if err != nil {
+				return pt.fail(ctx, err)
+			}
+			if pt.want {
+				pt.maybeRound(time.Now(), false)
+			}
+		}
+	}
+}
+
+// merge adds a parsed chunk to the batches.
+func (pt *partition) merge(f *fetched) {
+	p := pt.p
+	c := f.chunk
+	before := pt.batcher.Size()
+	full := pt.batcher.Add(c, f.last, time.Now())
+	p.buffered.Add(int64(pt.batcher.Size() - before))
+	p.pool.Release(c)
+	p.fetchBudget.Release(f.reserved)
+	p.metrics.addChunk(c.Stats)
+	if full {
+		pt.want = true
+	}
+}
+
+// maybeRound starts a flush round if one is due and none is running.
+func (pt *partition) maybeRound(now time.Time, stop bool) {
+	if pt.inflight != nil {
+		return
+	}
+	r := pt.batcher.Due(now, pt.p.overBudget(), stop)
+	pt.want = false
+	if r == nil {
+		return
+	}
+	done := make(chan error, 1)
+	pt.inflight = done
+	go func() { done <- pt.p.runRound(context.WithoutCancel(pt.roundCtx()), pt, r) }()
+}
+
+// roundCtx is the context rounds run under: they survive a revoke or a soft
+// stop, and end on a hard stop.
+func (pt *partition) roundCtx() context.Context { return pt.p.hardCtx }
+
+// stop ends the partition after a revoke or a soft stop: it waits for the
+// running round, flushes every open batch in a last round and commits.
+func (pt *partition) stop(ctx context.Context) error {
+	p := pt.p
+	if pt.inflight != nil {
+		if err := <-pt.inflight; err != nil {
+			return pt.fail(ctx, err)
+		}
+		pt.inflight = nil
+	}
+	r := pt.batcher.Due(time.Now(), false, true)
+	if r == nil {
+		return nil
+	}
+	sctx, cancel := context.WithTimeout(p.hardCtx, p.cfg.StopTimeout)
+	defer cancel()
+	if err := p.runRound(sctx, pt, r); err != nil {
+		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+			pt.logger.Warn("final flush did not finish; its records will be re-read from the last checkpoint", "err", err)
+			return nil
+		}
+		return pt.fail(ctx, err)
+	}
+	pt.logger.Info("partition stopped", "next_offset", pt.prog.next)
+	return nil
+}
+
+func (pt *partition) fail(ctx context.Context, err error) error {
+	if ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+		return nil
+	}
+	return fmt.Errorf("flush: %w", err)
+}

@@ -1,0 +1,281 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
+
+	"flowlake/stages/batch"
+	"flowlake/stages/deadletter"
+	"flowlake/stages/encode"
+	"flowlake/stages/parse"
+	"flowlake/stages/sink"
+	"flowlake/stages/source"
+)
+
+// Config is everything the pipeline needs besides its dependencies.
+type Config struct {
+	Source source.Config
+	Parse  parse.Config
+	Batch  batch.Config
+	Encode encode.Config
+	// FlowLogID goes into every file name (`fl-...`).
+	FlowLogID string
+	// MemoryBytes bounds the rows held in open and flushing batches. Past it,
+	// partitions flush everything they hold, and stop reading while their
+	// flushes are still running.
+	MemoryBytes int64
+	// FetchBufferBytes bounds fetched messages waiting to be parsed and merged.
+	FetchBufferBytes int64
+	// ChunkBytes is the size of the unit of parallel parsing.
+	ChunkBytes int
+	// PendingChunks is how many chunks a partition may have in flight.
+	PendingChunks int
+	// FlushConcurrency bounds parallel file writes within a round.
+	FlushConcurrency int
+	// TickInterval is how often age and hour limits are checked.
+	TickInterval time.Duration
+	// StopTimeout bounds the final flush on shutdown or revoke.
+	StopTimeout time.Duration
+	// ExitWhenIdle stops the pipeline cleanly once no message arrived for this
+	// long (0 = never).
+	ExitWhenIdle time.Duration
+	// ProgressInterval is how often progress is logged (0 = never).
+	ProgressInterval time.Duration
+}
+
+// Defaults fills unset fields.
+func (c *Config) Defaults() {
+	c.Source.Defaults()
+	if c.Batch.MaxRows <= 0 {
+		c.Batch.MaxRows = batch.Defaults.MaxRows
+	}
+	if c.Batch.MaxBytes <= 0 {
+		c.Batch.MaxBytes = batch.Defaults.MaxBytes
+	}
+	if c.Batch.MaxAge <= 0 {
+		c.Batch.MaxAge = batch.Defaults.MaxAge
+	}
+	if c.Batch.Grace < 0 {
+		c.Batch.Grace = 0
+	}
+	if c.Batch.MaxDeadLetters <= 0 {
+		c.Batch.MaxDeadLetters = batch.Defaults.MaxDeadLetters
+	}
+	if c.FlowLogID == "" {
+		c.FlowLogID = "fl-flowlake"
+	}
+	if c.MemoryBytes <= 0 {
+		c.MemoryBytes = 1 << 30
+	}
+	if c.FetchBufferBytes <= 0 {
+		c.FetchBufferBytes = 64 << 20
+	}
+	c.FetchBufferBytes = max(c.FetchBufferBytes, int64(c.Source.FetchMaxBytes))
+	if c.ChunkBytes <= 0 {
+		c.ChunkBytes = 256 << 10
+	}
+	if c.PendingChunks <= 0 {
+		c.PendingChunks = 16
+	}
+	if c.FlushConcurrency <= 0 {
+		c.FlushConcurrency = 8
+	}
+	if c.TickInterval <= 0 {
+		c.TickInterval = time.Second
+	}
+	if c.StopTimeout <= 0 {
+		c.StopTimeout = 60 * time.Second
+	}
+}
+
+// Deps are the pipeline's collaborators.
+type Deps struct {
+	// Sink receives Parquet files and checkpoints.
+	Sink sink.Sink
+	// DeadLetters receives dead letters; nil means JSON Lines under
+	// `_dead_letters/` in Sink.
+	DeadLetters deadletter.Writer
+	// Enricher adds ENI metadata; nil means none.
+	Enricher parse.Enricher
+}
+
+// Pipeline is one flowlake consumer.
+type Pipeline struct {
+	cfg     Config
+	logger  *slog.Logger
+	metrics *metrics
+	source  *source.Source
+	pool    *parse.Pool
+	encoder *encode.Encoder
+	sink    sink.Sink
+	dlq     deadletter.Writer
+
+	fetchBudget *budget
+	buffered    atomic.Int64
+	lastData    atomic.Int64
+	encodeSlots chan struct{}
+	buffers     sync.Pool
+
+	hardCtx   context.Context
+	hardStop  context.CancelFunc
+	startTime time.Time
+}
+
+// New builds a pipeline. reg may be nil.
+func New(cfg Config, deps Deps, logger *slog.Logger, reg prometheus.Registerer) (*Pipeline, error) {
+	cfg.Defaults()
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if deps.Sink == nil {
+		return nil, errors.New("pipeline: no sink")
+	}
+	src, err := source.New(cfg.Source, logger.With("stage", "source"))
+	if err != nil {
+		return nil, fmt.Errorf("source: %w", err)
+	}
+	pool, err := parse.NewPool(cfg.Parse, deps.Enricher, logger.With("stage", "parse"))
+	if err != nil {
+		return nil, fmt.Errorf("parse: %w", err)
+	}
+	enc, err := encode.New(cfg.Encode)
+	if err != nil {
+		return nil, fmt.Errorf("encode: %w", err)
+	}
+	dlq := deps.DeadLetters
+	if dlq == nil {
+		dlq = deadletter.NewSinkWriter(deps.Sink, "_dead_letters")
+	}
+	hardCtx, hardStop := context.WithCancel(context.Background())
+	p := &Pipeline{
+		cfg: cfg, logger: logger, metrics: newMetrics(reg), source: src, pool: pool, encoder: enc,
+		sink: deps.Sink, dlq: dlq, fetchBudget: newBudget(cfg.FetchBufferBytes),
+		encodeSlots: make(chan struct{}, runtime.GOMAXPROCS(0)),
+		hardCtx:     hardCtx, hardStop: hardStop,
+	}
+	p.buffers.New = func() any { return new(bytes.Buffer) }
+	return p, nil
+}
+
+// Abort turns a running soft stop into a hard one: flushes in progress are
+// abandoned, and their records are re-read after a restart.
+func (p *Pipeline) Abort() { p.hardStop() }
+
+// Stats is a snapshot of the pipeline's counters.
+type Stats struct {
+	Records, Rows, DeadLetters, Skipped, Control, Messages, Bytes int64
+	Files, FileBytes, Rounds                                     int64
+	DeadByReason                                                 map[string]int64
+}
+
+// Stats returns the counters. Records = Rows + DeadLetters + Skipped once
+// every batch is flushed.
+func (p *Pipeline) Stats() Stats {
+	m := p.metrics
+	s := Stats{Records: m.records.Load(), Rows: m.rows.Load(), DeadLetters: m.dead.Load(), Skipped: m.skipped.Load(),
+		Control: m.control.Load(), Messages: m.messages.Load(), Bytes: m.bytes.Load(), Files: m.files.Load(),
+		FileBytes: m.fileBytes.Load(), Rounds: m.rounds.Load(), DeadByReason: map[string]int64{}}
+	for r, c := range m.deadByReason {
+		if v := c.Load(); v > 0 {
+			s.DeadByReason[string(r)] = v
+		}
+	}
+	return s
+}
+
+// Run consumes until ctx ends (a soft stop: flush, commit, return nil), a
+// permanent error occurs, or the pipeline was idle for ExitWhenIdle.
+func (p *Pipeline) Run(ctx context.Context) error {
+	defer p.hardStop()
+	p.startTime = time.Now()
+	p.lastData.Store(p.startTime.UnixNano())
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	poolCtx, stopPool := context.WithCancel(context.Background())
+	g := new(errgroup.Group)
+	g.Go(func() error { return p.pool.Run(poolCtx) })
+	if p.cfg.ExitWhenIdle > 0 {
+		go p.idleWatch(runCtx, cancel)
+	}
+	if p.cfg.ProgressInterval > 0 {
+		go p.progressLoop(runCtx)
+	}
+	err := p.source.Run(runCtx, p.handle)
+	stopPool()
+	_ = g.Wait()
+	p.logSummary()
+	return err
+}
+
+func (p *Pipeline) overBudget() bool { return p.buffered.Load() > p.cfg.MemoryBytes }
+
+func (p *Pipeline) idleWatch(ctx context.Context, stop context.CancelFunc) {
+	t := time.NewTicker(min(p.cfg.ExitWhenIdle/4+time.Millisecond, time.Second))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if time.Since(time.Unix(0, p.lastData.Load())) >= p.cfg.ExitWhenIdle {
+				p.logger.Info("no new records; stopping", "idle_for", p.cfg.ExitWhenIdle)
+				stop()
+				return
+			}
+		}
+	}
+}
+
+func (m *metrics) addChunk(s parse.Stats) {
+	m.records.Add(s.Records)
+	m.skipped.Add(s.Skipped)
+	m.control.Add(s.Control)
+	m.messages.Add(s.Messages)
+	m.bytes.Add(s.Bytes)
+	m.recordsTotal.Add(float64(s.Records))
+	m.skippedTotal.Add(float64(s.Skipped))
+	m.controlTotal.Add(float64(s.Control))
+	m.messagesTotal.Add(float64(s.Messages))
+	m.bytesTotal.Add(float64(s.Bytes))
+}
+
+func (p *Pipeline) progressLoop(ctx context.Context) {
+	t := time.NewTicker(p.cfg.ProgressInterval)
+	defer t.Stop()
+	last, lastT := int64(0), time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			s := p.Stats()
+			rate := float64(s.Records-last) / now.Sub(lastT).Seconds()
+			last, lastT = s.Records, now
+			p.metrics.bufferedBytes.Set(float64(p.buffered.Load()))
+			p.logger.Info("progress", "records_in", s.Records, "rows_written", s.Rows, "dead_letters", s.DeadLetters,
+				"skipped_durable", s.Skipped, "files", s.Files, "records_per_sec", int64(rate), "buffered_bytes", p.buffered.Load())
+		}
+	}
+}
+
+func (p *Pipeline) logSummary() {
+	s := p.Stats()
+	secs := time.Since(p.startTime).Seconds()
+	args := []any{"records_in", s.Records, "rows_written", s.Rows, "dead_letters", s.DeadLetters,
+		"skipped_durable", s.Skipped, "control_messages", s.Control, "files", s.Files, "file_bytes", s.FileBytes,
+		"messages", s.Messages, "seconds", fmt.Sprintf("%.2f", secs), "records_per_sec", int64(float64(s.Records) / max(secs, 1e-9))}
+	for r, n := range s.DeadByReason {
+		args = append(args, "dead_"+r, n)
+	}
+	p.logger.Info("run finished", args...)
+}
