@@ -174,8 +174,8 @@ func (p *Pipeline) Abort() { p.hardStop() }
 // Stats is a snapshot of the pipeline's counters.
 type Stats struct {
 	Records, Rows, DeadLetters, Skipped, Control, Messages, Bytes int64
-	Files, FileBytes, Rounds                                     int64
-	DeadByReason                                                 map[string]int64
+	Files, FileBytes, Rounds                                      int64
+	DeadByReason                                                  map[string]int64
 }
 
 // Stats returns the counters. Records = Rows + DeadLetters + Skipped once

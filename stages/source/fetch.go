@@ -62,6 +62,12 @@ func (f *Fetcher) Fetch(ctx context.Context, buf []parse.Message) ([]parse.Messa
 			f.failures = 0
 			return out, nil
 		}
+		if errors.Is(err, kafka.RequestTimedOut) {
+			// The broker held the fetch for the max wait and had nothing:
+			// an idle partition, not a failure.
+			f.failures = 0
+			return out, nil
+		}
 		if errors.Is(err, kafka.OffsetOutOfRange) {
 			first, last, oerr := f.conn.ReadOffsets()
 			if oerr != nil {

@@ -1,0 +1,236 @@
+package pipeline_test
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"flowlake/internal/testenv"
+	"flowlake/pipeline"
+	"flowlake/schema"
+	"flowlake/stages/batch"
+	"flowlake/stages/generate"
+	"flowlake/stages/parse"
+	"flowlake/stages/sink"
+	"flowlake/stages/source"
+)
+
+// produceGenerated fills env's topic from the generator and returns every
+// record line produced.
+func produceGenerated(t *testing.T, env *testenv.KafkaEnv, cfg generate.Config) []string {
+	t.Helper()
+	g, err := generate.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var msgs []kafka.Message
+	var lines []string
+	for {
+		msg, key, _, ok := g.Next(nil)
+		if !ok {
+			break
+		}
+		msgs = append(msgs, kafka.Message{Key: bytes.Clone(key), Value: bytes.Clone(msg)})
+		for _, l := range strings.Split(strings.TrimRight(string(msg), "\n"), "\n") {
+			lines = append(lines, l)
+		}
+	}
+	env.ProduceBalanced(t, msgs)
+	return lines
+}
+
+func testConfig(env *testenv.KafkaEnv, group string) pipeline.Config {
+	return pipeline.Config{
+		Source:           source.Config{Brokers: env.Brokers, Topic: env.Topic, Group: group, SessionTimeout: 10 * time.Second, HeartbeatInterval: time.Second},
+		Parse:            parse.Config{Format: schema.DefaultFormat, Region: "us-east-1"},
+		Batch:            batch.Config{MaxRows: 4000, MaxBytes: 8 << 20, MaxAge: time.Minute, Grace: time.Minute},
+		FlowLogID:        "fl-0123456789abcdef0",
+		ExitWhenIdle:     3 * time.Second,
+		ProgressInterval: 0,
+	}
+}
+
+func testLogger(t *testing.T) *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// readLake reads every Parquet file under dir with arrow's reader and
+// returns the rows rendered as flow log lines.
+func readLake(t *testing.T, dir string, format *schema.Format) (rows []string, files map[string]*testenv.ParquetFile) {
+	t.Helper()
+	files = testenv.ReadParquetDir(t, dir)
+	var cols []string
+	for _, id := range format.Fields() {
+		cols = append(cols, schema.Fields[id].Column)
+	}
+	for _, f := range files {
+		rows = append(rows, f.RowStrings(cols)...)
+	}
+	return rows, files
+}
+
+// diffMultisets reports rows missing from got and rows got has too often.
+func diffMultisets(t *testing.T, want, got []string) {
+	t.Helper()
+	counts := map[string]int{}
+	for _, w := range want {
+		counts[w]++
+	}
+	for _, g := range got {
+		counts[g]--
+	}
+	missing, extra := 0, 0
+	for line, c := range counts {
+		if c > 0 {
+			missing += c
+			if missing <= 3 {
+				t.Errorf("missing %dx: %s", c, line)
+			}
+		}
+		if c < 0 {
+			extra -= c
+			if extra <= 3 {
+				t.Errorf("duplicated %dx: %s", -c, line)
+			}
+		}
+	}
+	if missing > 0 || extra > 0 {
+		t.Fatalf("want %d rows, got %d: %d missing, %d extra", len(want), len(got), missing, extra)
+	}
+}
+
+var keyRE = regexp.MustCompile(`^AWSLogs/aws-account-id=(\d{12})/aws-service=vpcflowlogs/aws-region=([a-z0-9-]+)/year=(\d{4})/month=(\d{2})/day=(\d{2})/hour=(\d{2})/(\d{12})_vpcflowlogs_([a-z0-9-]+)_fl-0123456789abcdef0_(\d{8})T(\d{2})00Z_[0-9a-f]{16}\.log\.parquet$`)
+
+func TestEndToEnd(t *testing.T) {
+	env := testenv.Kafka(t, "flows", 4)
+	want := produceGenerated(t, env, generate.Config{Records: 60_000, LinesPerMsg: 5, Accounts: 4, Hours: 3, Seed: 7})
+	dir := t.TempDir()
+	out, err := sink.NewLocal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := pipeline.New(testConfig(env, "e2e"), pipeline.Deps{Sink: out}, testLogger(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := p.Run(ctx); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	got, files := readLake(t, dir, schema.DefaultFormat)
+	diffMultisets(t, want, got)
+
+	st := p.Stats()
+	if st.Records != int64(len(want)) || st.Rows != int64(len(want)) || st.DeadLetters != 0 {
+		t.Fatalf("stats %+v, want %d records and rows", st, len(want))
+	}
+	if st.Records != st.Rows+st.DeadLetters+st.Skipped {
+		t.Fatalf("invariant broken: %+v", st)
+	}
+	// Layout, names and Parquet types.
+	wantTypes := map[string]string{"version": "INT32", "srcport": "INT32", "dstport": "INT32", "protocol": "INT32",
+		"packets": "INT64", "bytes": "INT64", "start": "INT64", "end": "INT64"}
+	hours := map[string]bool{}
+	for rel, f := range files {
+		m := keyRE.FindStringSubmatch(filepath.ToSlash(rel))
+		if m == nil {
+			t.Fatalf("key %s does not follow the Hive layout", rel)
+		}
+		if m[1] != m[7] || m[2] != m[8] || m[9] != m[3]+m[4]+m[5] || m[10] != m[6] {
+			t.Fatalf("key %s: folder and file name disagree", rel)
+		}
+		hours[m[3]+m[4]+m[5]+m[6]] = true
+		var names []string
+		for _, c := range f.Columns {
+			names = append(names, c.Name)
+			wantPhys := wantTypes[c.Name]
+			if wantPhys == "" {
+				wantPhys = "BYTE_ARRAY"
+				if c.Logical != "String" {
+					t.Fatalf("%s: column %s logical type %q, want String", rel, c.Name, c.Logical)
+				}
+			}
+			if c.Physical != wantPhys || !c.Optional {
+				t.Fatalf("%s: column %s is %s optional=%v, want optional %s", rel, c.Name, c.Physical, c.Optional, wantPhys)
+			}
+		}
+		if strings.Join(names, " ") != strings.ReplaceAll(schema.DefaultFormat.Header(), "-", "_") {
+			t.Fatalf("%s: columns %v not in format order", rel, names)
+		}
+		if f.Codec != "ZSTD" || f.DataPageVersion != 1 {
+			t.Fatalf("%s: codec %s, data page v%d", rel, f.Codec, f.DataPageVersion)
+		}
+		if f.KeyValue["flowlake.topic"] != "flows" || f.KeyValue["flowlake.format"] != schema.DefaultFormatText {
+			t.Fatalf("%s: metadata %v", rel, f.KeyValue)
+		}
+	}
+	if len(hours) < 3 {
+		t.Fatalf("rows landed in %d hours, want at least 3", len(hours))
+	}
+	// Every offset is committed, in Kafka and in the checkpoints.
+	committed, end := env.CommittedOffsets(t, "e2e"), env.EndOffsets(t)
+	for part, off := range end {
+		if committed[part] != off {
+			t.Fatalf("partition %d committed %d, end %d", part, committed[part], off)
+		}
+	}
+}
+
+func TestRestartMidStream(t *testing.T) {
+	env := testenv.Kafka(t, "flows", 3)
+	want := produceGenerated(t, env, generate.Config{Records: 120_000, LinesPerMsg: 4, Accounts: 3, Hours: 2, Seed: 11})
+	dir := t.TempDir()
+	out, err := sink.NewLocal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(env, "restart")
+	cfg.Batch.MaxRows = 2500
+	// First run: stopped abruptly, without the final flush.
+	p1, err := pipeline.New(cfg, pipeline.Deps{Sink: out}, testLogger(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p1.Run(ctx) }()
+	deadline := time.Now().Add(time.Minute)
+	for p1.Stats().Rows < int64(len(want))/4 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	p1.Abort()
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("first run: %v", err)
+	}
+	first := p1.Stats().Rows
+	if first == 0 || first >= int64(len(want)) {
+		t.Fatalf("first run wrote %d of %d rows; the test needs a stop mid-stream", first, len(want))
+	}
+	// Second run: resumes from the checkpoints and finishes.
+	p2, err := pipeline.New(cfg, pipeline.Deps{Sink: out}, testLogger(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel2()
+	if err := p2.Run(ctx2); err != nil {
+		t.Fatalf("second run: %v", err)
+	}
+	got, _ := readLake(t, dir, schema.DefaultFormat)
+	diffMultisets(t, want, got)
+	t.Logf("first run wrote %d rows, second %d (%d re-read records skipped as durable)", first, p2.Stats().Rows, p2.Stats().Skipped)
+
+}
