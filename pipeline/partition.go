@@ -25,6 +25,14 @@ type partition struct {
 
 	inflight chan error // result of the running round, nil when none
 	want     bool       // a round is due but another one is running
+	open     int        // open batches last reported to the gauge
+}
+
+// syncOpen reports the change in open batches to the gauge.
+func (pt *partition) syncOpen() {
+	n := pt.batcher.Open()
+	pt.p.metrics.openBatches.Add(float64(n - pt.open))
+	pt.open = n
 }
 
 func (p *Pipeline) handle(ctx context.Context, a *source.Assignment) error {
@@ -120,6 +128,7 @@ func (pt *partition) merge(f *fetched) {
 	p.pool.Release(c)
 	p.fetchBudget.Release(f.reserved)
 	p.metrics.addChunk(c.Stats)
+	pt.syncOpen()
 	if full {
 		pt.want = true
 	}
@@ -131,6 +140,7 @@ func (pt *partition) maybeRound(now time.Time, stop bool) {
 		return
 	}
 	r := pt.batcher.Due(now, pt.p.overBudget(), stop)
+	pt.syncOpen()
 	pt.want = false
 	if r == nil {
 		return
@@ -155,6 +165,7 @@ func (pt *partition) stop(ctx context.Context) error {
 		pt.inflight = nil
 	}
 	r := pt.batcher.Due(time.Now(), false, true)
+	pt.syncOpen()
 	if r == nil {
 		return nil
 	}

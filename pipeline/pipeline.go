@@ -158,11 +158,12 @@ func New(cfg Config, deps Deps, logger *slog.Logger, reg prometheus.Registerer) 
 	}
 	hardCtx, hardStop := context.WithCancel(context.Background())
 	p := &Pipeline{
-		cfg: cfg, logger: logger, metrics: newMetrics(reg), source: src, pool: pool, encoder: enc,
+		cfg: cfg, logger: logger, source: src, pool: pool, encoder: enc,
 		sink: deps.Sink, dlq: dlq, fetchBudget: newBudget(cfg.FetchBufferBytes),
 		encodeSlots: make(chan struct{}, runtime.GOMAXPROCS(0)),
 		hardCtx:     hardCtx, hardStop: hardStop,
 	}
+	p.metrics = newMetrics(reg, &p.buffered)
 	p.buffers.New = func() any { return new(bytes.Buffer) }
 	return p, nil
 }
@@ -261,7 +262,6 @@ func (p *Pipeline) progressLoop(ctx context.Context) {
 			s := p.Stats()
 			rate := float64(s.Records-last) / now.Sub(lastT).Seconds()
 			last, lastT = s.Records, now
-			p.metrics.bufferedBytes.Set(float64(p.buffered.Load()))
 			p.logger.Info("progress", "records_in", s.Records, "rows_written", s.Rows, "dead_letters", s.DeadLetters,
 				"skipped_durable", s.Skipped, "files", s.Files, "records_per_sec", int64(rate), "buffered_bytes", p.buffered.Load())
 		}
