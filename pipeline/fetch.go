@@ -62,7 +62,9 @@ func (pt *partition) fetchLoop(ctx context.Context, start int64, out chan<- *fet
 			}
 			held -= reserved
 			c := parse.NewChunk(pt.a.Topic, pt.a.Partition, msgs[lo:hi:hi])
-			c.Skip = pt.skip
+			if pt.skip != nil && msgs[lo].Offset <= pt.skipUntil {
+				c.Skip = pt.skip
+			}
 			fc := &fetched{chunk: c, last: msgs[hi-1].Offset, reserved: reserved}
 			if err := p.pool.Submit(ctx, c); err != nil {
 				p.fetchBudget.Release(reserved + held)

@@ -22,6 +22,9 @@ type partition struct {
 	batcher *batch.Batcher
 	prog    *progress
 	skip    *parse.Skip
+	// skipUntil is the highest offset skip can match; later chunks skip
+	// nothing and are not checked.
+	skipUntil int64
 
 	inflight chan error // result of the running round, nil when none
 	want     bool       // a round is due but another one is running
@@ -53,6 +56,12 @@ func (p *Pipeline) handle(ctx context.Context, a *source.Assignment) error {
 	}
 	logger.Info("partition started", "committed", a.Committed, "checkpoint", prog.next, "resume", start, "durable_keys", len(prog.durable))
 	pt := &partition{p: p, a: a, logger: logger, batcher: batch.New(p.cfg.Batch, start), prog: prog, skip: prog.skip()}
+	if pt.skip != nil {
+		pt.skipUntil = pt.skip.Dead.Offset
+		for _, pos := range pt.skip.Groups {
+			pt.skipUntil = max(pt.skipUntil, pos.Offset)
+		}
+	}
 	return pt.run(ctx, start)
 }
 
@@ -147,12 +156,10 @@ func (pt *partition) maybeRound(now time.Time, stop bool) {
 	}
 	done := make(chan error, 1)
 	pt.inflight = done
-	go func() { done <- pt.p.runRound(context.WithoutCancel(pt.roundCtx()), pt, r) }()
+	// Rounds run under the hard-stop context: they survive a revoke or a soft
+	// stop (which wait for them) and end only on a hard stop.
+	go func() { done <- pt.p.runRound(pt.p.hardCtx, pt, r) }()
 }
-
-// roundCtx is the context rounds run under: they survive a revoke or a soft
-// stop, and end on a hard stop.
-func (pt *partition) roundCtx() context.Context { return pt.p.hardCtx }
 
 // stop ends the partition after a revoke or a soft stop: it waits for the
 // running round, flushes every open batch in a last round and commits.
