@@ -20,7 +20,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 	for _, lines := range []int{1, 10} {
 		b.Run(fmt.Sprintf("lines_per_msg=%d", lines), func(b *testing.B) {
 			env := testenv.Kafka(b, "flows", 8)
-			g, err := generate.New(generate.Config{Records: records, LinesPerMsg: lines, Accounts: 20, Hours: 4, Seed: 3})
+			g, err := generate.New(generate.Config{Records: records, LinesPerMsg: lines, Accounts: 5, Hours: 2, Seed: 3})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -28,6 +28,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.ResetTimer()
+			files := int64(0)
 			for i := 0; b.Loop(); i++ {
 				out, err := sink.NewLocal(b.TempDir())
 				if err != nil {
@@ -51,11 +52,14 @@ func BenchmarkEndToEnd(b *testing.B) {
 				if err := <-done; err != nil {
 					b.Fatal(err)
 				}
-				if st := p.Stats(); st.Rows != records {
+				st := p.Stats()
+				if st.Rows != records {
 					b.Fatalf("rows %d, want %d", st.Rows, records)
 				}
+				files += st.Files
 			}
 			b.ReportMetric(float64(records*b.N)/b.Elapsed().Seconds(), "records/s")
+			b.ReportMetric(float64(files)/float64(b.N), "files/op")
 		})
 	}
 }
