@@ -34,19 +34,38 @@ type Record struct {
 	// Raw holds the bytes when they are valid UTF-8, else RawBase64 does.
 	Raw       *string `json:"raw,omitempty"`
 	RawBase64 *string `json:"raw_base64,omitempty"`
+	// RawTruncated says Raw or RawBase64 holds only the first bytes of the
+	// record, and RawSize how many bytes the record had: set only where
+	// the destination bounds a message's size (Kafka).
+	RawTruncated bool `json:"raw_truncated,omitempty"`
+	RawSize      int  `json:"raw_size,omitempty"`
 	// MessageTime is the Kafka message's timestamp.
 	MessageTime string `json:"message_time,omitempty"`
 }
 
-// ToRecord converts a dead letter to its JSON form.
-func ToRecord(d *parse.DeadLetter) Record {
+// ToRecord converts a dead letter to its JSON form, raw bytes whole.
+func ToRecord(d *parse.DeadLetter) Record { return toRecord(d, 0) }
+
+// toRecord converts a dead letter, keeping at most maxRaw raw bytes when
+// maxRaw > 0. A cut never splits a UTF-8 character of valid text.
+func toRecord(d *parse.DeadLetter, maxRaw int) Record {
 	r := Record{Topic: d.Topic, Partition: d.Partition, Offset: d.Offset, Line: d.Line,
 		Reason: string(d.Reason), Detail: d.Detail}
-	if utf8.Valid(d.Raw) {
-		s := string(d.Raw)
+	raw := d.Raw
+	valid := utf8.Valid(raw)
+	if maxRaw > 0 && len(raw) > maxRaw {
+		cut := maxRaw
+		for valid && cut > 0 && !utf8.RuneStart(raw[cut]) {
+			cut--
+		}
+		raw = raw[:cut]
+		r.RawTruncated, r.RawSize = true, len(d.Raw)
+	}
+	if valid {
+		s := string(raw)
 		r.Raw = &s
 	} else {
-		s := base64.StdEncoding.EncodeToString(d.Raw)
+		s := base64.StdEncoding.EncodeToString(raw)
 		r.RawBase64 = &s
 	}
 	if !d.Time.IsZero() {

@@ -18,23 +18,51 @@ import (
 // by source topic, partition and offset. Kafka has no idempotent produce in
 // kafka-go, so a crash between the produce and the checkpoint can repeat
 // dead letters; consumers dedupe on (topic, partition, offset, line).
+//
+// Kafka bounds a message's size (message.max.bytes, 1 MiB by default), and
+// a dead letter can hold a line or a whole message of many megabytes. The
+// writer keeps the first DefaultKafkaMaxRawBytes (or WithMaxRawBytes) raw
+// bytes and marks the letter raw_truncated with its raw_size; the JSON Lines
+// sink keeps them whole.
 type KafkaWriter struct {
 	w      *kafka.Writer
 	topic  string
 	logger *slog.Logger
+	maxRaw int
+}
+
+// DefaultKafkaMaxRawBytes is how many raw bytes a Kafka dead letter keeps.
+// JSON escaping can grow text up to six times (\u0000), so 128 KiB stays
+// under Kafka's default 1 MiB message limit whatever the bytes are.
+const DefaultKafkaMaxRawBytes = 128 << 10
+
+// KafkaOption changes a KafkaWriter.
+type KafkaOption func(*KafkaWriter)
+
+// WithMaxRawBytes sets how many raw bytes a dead letter keeps (n > 0).
+func WithMaxRawBytes(n int) KafkaOption {
+	return func(k *KafkaWriter) {
+		if n > 0 {
+			k.maxRaw = n
+		}
+	}
 }
 
 // NewKafkaWriter returns a writer to topic.
-func NewKafkaWriter(brokers []string, topic string, logger *slog.Logger) *KafkaWriter {
+func NewKafkaWriter(brokers []string, topic string, logger *slog.Logger, opts ...KafkaOption) *KafkaWriter {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &KafkaWriter{
+	k := &KafkaWriter{
 		w: &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: topic, RequiredAcks: kafka.RequireAll,
-			Balancer: &kafka.Hash{}, BatchSize: 1000, BatchTimeout: 10 * time.Millisecond, MaxAttempts: 3,
+			Balancer: &kafka.Hash{}, BatchSize: 1000, BatchBytes: 1 << 20, BatchTimeout: 10 * time.Millisecond, MaxAttempts: 3,
 			AllowAutoTopicCreation: true},
-		topic: topic, logger: logger,
+		topic: topic, logger: logger, maxRaw: DefaultKafkaMaxRawBytes,
 	}
+	for _, o := range opts {
+		o(k)
+	}
+	return k
 }
 
 func (k *KafkaWriter) String() string { return "kafka://" + k.topic }
@@ -44,7 +72,7 @@ func (k *KafkaWriter) String() string { return "kafka://" + k.topic }
 func (k *KafkaWriter) Write(ctx context.Context, letters []parse.DeadLetter) error {
 	msgs := make([]kafka.Message, len(letters))
 	for i := range letters {
-		b, err := json.Marshal(ToRecord(&letters[i]))
+		b, err := json.Marshal(toRecord(&letters[i], k.maxRaw))
 		if err != nil {
 			return fmt.Errorf("encode dead letter: %w", err)
 		}

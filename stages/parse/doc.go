@@ -1,8 +1,19 @@
 // Package parse turns Kafka messages into rows. A pool of workers takes
 // chunks of consecutive messages of one partition, unwraps each message's
-// envelope (plain text, gzip, CloudWatch Logs subscription payload), parses
-// every line with its format, enriches it, and appends it to a block per
-// (account, region, hour, layout). Lines that cannot be used become dead
-// letters. Chunks finish out of order across workers; callers consume the
-// results of a partition in submission order.
+// envelope, parses every line with its format, enriches it, and appends it
+// to a block per (account, region, hour, layout). Lines that cannot be used
+// become dead letters. Chunks finish out of order across workers; callers
+// consume the results of a partition in submission order.
+//
+// Envelopes are detected per message (FLOWLOGS.md §3): plain text (records
+// separated by "\n" or "\r\n", blank lines skipped, an optional header line
+// choosing the format), gzip with any number of members, base64 of gzip
+// (the Kinesis and Lambda framing), and CloudWatch Logs subscription
+// payloads as JSON, gzipped, base64-gzipped or wrapped in the Lambda event's
+// {"awslogs":{"data":...}}. A message that is none of these (corrupt gzip,
+// other JSON, binary data, nothing at all) becomes one bad_envelope dead
+// letter holding the whole message. Plain text is parsed in place, without
+// allocating per record.
+//
+// Every record is counted once: Stats.Records == Rows + Dead + Skipped.
 package parse

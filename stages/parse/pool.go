@@ -170,7 +170,7 @@ type Pool struct {
 	jobs     chan *Chunk
 	layouts  sync.Map // *schema.Format -> *schema.Layout
 	headers  sync.Map // header string -> *schema.Format
-	blocks   sync.Map // layout ID -> *sync.Pool of *schema.Block
+	blocks   sync.Map // *schema.Layout -> *sync.Pool of *schema.Block
 	wg       sync.WaitGroup
 }
 
@@ -238,9 +238,18 @@ func (p *Pool) Release(c *Chunk) {
 	c.Groups = nil
 }
 
+// blockPool returns the free blocks of layout l. It is keyed by the layout
+// itself (a pointer: no allocation to look it up).
+func (p *Pool) blockPool(l *schema.Layout) *sync.Pool {
+	if bp, ok := p.blocks.Load(l); ok {
+		return bp.(*sync.Pool)
+	}
+	bp, _ := p.blocks.LoadOrStore(l, &sync.Pool{})
+	return bp.(*sync.Pool)
+}
+
 func (p *Pool) getBlock(l *schema.Layout) *schema.Block {
-	bp, _ := p.blocks.LoadOrStore(l.ID, &sync.Pool{})
-	if b, ok := bp.(*sync.Pool).Get().(*schema.Block); ok && b.Layout == l {
+	if b, ok := p.blockPool(l).Get().(*schema.Block); ok && b.Layout == l {
 		return b
 	}
 	return schema.NewBlock(l)
@@ -251,8 +260,7 @@ func (p *Pool) putBlock(b *schema.Block) {
 		return // let the GC have unusually large blocks
 	}
 	b.Reset()
-	bp, _ := p.blocks.LoadOrStore(b.Layout.ID, &sync.Pool{})
-	bp.(*sync.Pool).Put(b)
+	p.blockPool(b.Layout).Put(b)
 }
 
 // Layout returns the output layout of records of format f.

@@ -2,6 +2,7 @@ package parse
 
 import (
 	"bytes"
+	"unsafe"
 
 	"flowlake/schema"
 )
@@ -13,7 +14,8 @@ type worker struct {
 	rec     schema.Record
 	parsers map[*schema.Format]*schema.Parser
 	intern  map[string]string
-	groups  map[GroupKey]int // index into c.Groups
+	headers map[string]*schema.Format // header line -> format, this worker's cache
+	groups  map[GroupKey]int          // index into c.Groups
 
 	// last-key cache: consecutive records usually share their group.
 	lastKey   GroupKey
@@ -26,6 +28,7 @@ func (p *Pool) newWorker() *worker {
 		dec:     decoder{maxBytes: p.cfg.MaxMessageBytes},
 		parsers: make(map[*schema.Format]*schema.Parser),
 		intern:  make(map[string]string),
+		headers: make(map[string]*schema.Format),
 		groups:  make(map[GroupKey]int),
 	}
 }
@@ -75,13 +78,17 @@ func (w *worker) message(c *Chunk, m *Message) {
 			c.Stats.Control++
 			return
 		}
-		owner := []byte(d.cw.Owner)
+		owner := unsafe.Slice(unsafe.StringData(d.cw.Owner), len(d.cw.Owner))
 		if len(owner) > 0 && !schema.ValidAccount(owner) {
 			w.dead(c, m, 0, schema.ReasonBadAccount, "CloudWatch Logs owner "+quote(owner)+" is not a 12-digit account id", m.Value)
 			return
 		}
-		for i, ev := range d.cw.LogEvents {
-			line := []byte(ev.Message)
+		for i := range d.cw.LogEvents {
+			ev := &d.cw.LogEvents[i]
+			// The event's message is read, never written, and copied
+			// wherever it is kept: no need to copy it here.
+			line := unsafe.Slice(unsafe.StringData(ev.Message), len(ev.Message))
+			line = bytes.TrimSuffix(bytes.TrimSuffix(line, []byte{'\n'}), []byte{'\r'})
 			w.line(c, m, int32(i+1), line, format, owner, ev.Timestamp/1000)
 		}
 		return
@@ -104,7 +111,7 @@ func (w *worker) message(c *Chunk, m *Message) {
 			continue
 		}
 		if !sawRecord && schema.LooksLikeHeader(line) {
-			f, err := w.p.headerFormat(line)
+			f, err := w.headerFormat(line)
 			if err != nil {
 				w.dead(c, m, lineNo, schema.ReasonBadHeader, err.Error(), line)
 				continue
@@ -118,6 +125,23 @@ func (w *worker) message(c *Chunk, m *Message) {
 		sawRecord = true
 		w.line(c, m, lineNo, line, format, nil, 0)
 	}
+}
+
+// headerFormat returns the format a header line names. Lookups in the
+// worker's own map do not allocate, unlike the pool's shared cache.
+func (w *worker) headerFormat(line []byte) (*schema.Format, error) {
+	if f, ok := w.headers[string(line)]; ok {
+		return f, nil
+	}
+	f, err := w.p.headerFormat(line)
+	if err != nil {
+		return nil, err
+	}
+	if len(w.headers) >= 256 {
+		clear(w.headers)
+	}
+	w.headers[string(line)] = f
+	return f, nil
 }
 
 // line parses, enriches and places one record.
