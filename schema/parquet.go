@@ -6,6 +6,7 @@ import (
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress"
 	"github.com/parquet-go/parquet-go/encoding"
+	"github.com/parquet-go/parquet-go/format"
 )
 
 // dictionaryColumns are low-cardinality string columns, dictionary-encoded.
@@ -27,9 +28,9 @@ func (l *Layout) ParquetSchema() *parquet.Schema {
 		var n parquet.Node
 		switch c.Kind {
 		case KindInt32:
-			n = parquet.Leaf(parquet.Int32Type)
+			n = parquet.Leaf(plainInt{parquet.Int32Type})
 		case KindInt64:
-			n = parquet.Leaf(parquet.Int64Type)
+			n = parquet.Leaf(plainInt{parquet.Int64Type})
 		default:
 			n = parquet.String()
 			if dictionaryColumns[c.Field] {
@@ -42,6 +43,12 @@ func (l *Layout) ParquetSchema() *parquet.Schema {
 	}
 	return parquet.NewSchema("schema", g)
 }
+
+// plainInt is an INT32/INT64 type without a logical type annotation, as in
+// AWS's files (parquet-go annotates its integers as INT(bits, signed)).
+type plainInt struct{ parquet.Type }
+
+func (plainInt) LogicalType() *format.LogicalType { return nil }
 
 // orderedGroup is a group node whose fields keep their order; parquet.Group
 // sorts them by name, but AWS's files follow the format's order.
