@@ -170,8 +170,12 @@ type Pool struct {
 	jobs     chan *Chunk
 	layouts  sync.Map // *schema.Format -> *schema.Layout
 	headers  sync.Map // header string -> *schema.Format
-	blocks   sync.Map // *schema.Layout -> *sync.Pool of *schema.Block
-	wg       sync.WaitGroup
+
+	formatsMu   sync.Mutex
+	formats     map[string]*schema.Format // canonical format text -> format
+	headerCount int
+	blocks      sync.Map // *schema.Layout -> *sync.Pool of *schema.Block
+	wg          sync.WaitGroup
 }
 
 // NewPool validates cfg and returns a pool; Run starts its workers.
@@ -194,7 +198,19 @@ func NewPool(cfg Config, enricher Enricher, logger *slog.Logger) (*Pool, error) 
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Pool{cfg: cfg, enricher: enricher, logger: logger, jobs: make(chan *Chunk, cfg.Workers*2)}, nil
+	p := &Pool{cfg: cfg, enricher: enricher, logger: logger, jobs: make(chan *Chunk, cfg.Workers*2), formats: make(map[string]*schema.Format)}
+	// Configured formats are canonical: a header naming the same fields
+	// maps to the same *Format, hence the same layout and batches.
+	p.formats[cfg.Format.String()] = cfg.Format
+	p.cfg.Formats = make(map[string]*schema.Format, len(cfg.Formats))
+	for topic, f := range cfg.Formats {
+		if canon, ok := p.formats[f.String()]; ok {
+			f = canon
+		}
+		p.formats[f.String()] = f
+		p.cfg.Formats[topic] = f
+	}
+	return p, nil
 }
 
 // Run runs the workers until ctx ends.
@@ -292,6 +308,25 @@ func (p *Pool) headerFormat(line []byte) (*schema.Format, error) {
 			return nil, fmt.Errorf("%w: header field %q is newer than version 8; enable newer fields to use it", schema.ErrFormat, schema.Fields[id].Token)
 		}
 	}
-	got, _ := p.headers.LoadOrStore(string(line), f)
-	return got.(*schema.Format), nil
+	// One *Format per distinct field list, however the header was spaced,
+	// so that records of one format share one layout and one batch per key.
+	p.formatsMu.Lock()
+	defer p.formatsMu.Unlock()
+	canon, ok := p.formats[f.String()]
+	if !ok {
+		if len(p.formats) >= maxHeaderFormats {
+			return nil, fmt.Errorf("%w: more than %d distinct header formats", schema.ErrFormat, maxHeaderFormats)
+		}
+		canon = f
+		p.formats[f.String()] = f
+	}
+	if p.headerCount < maxHeaderFormats*4 {
+		p.headerCount++
+		p.headers.Store(string(line), canon)
+	}
+	return canon, nil
 }
+
+// maxHeaderFormats bounds the formats header lines can introduce: each one
+// is a layout with batches of its own.
+const maxHeaderFormats = 256
