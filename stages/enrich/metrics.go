@@ -1,0 +1,60 @@
+package enrich
+
+import (
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Values of the source label.
+const (
+	sourceFile = "file"
+	sourceEC2  = "ec2"
+)
+
+type metrics struct {
+	interfaces  prometheus.Gauge
+	subnets     prometheus.Gauge
+	refreshes   *prometheus.CounterVec
+	failures    *prometheus.CounterVec
+	lastRefresh prometheus.Gauge
+}
+
+// newMetrics builds the manager's metrics and registers them on reg, if any.
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		interfaces: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "flowlake_enrich_inventory_interfaces",
+			Help: "Interfaces in the current ENI inventory.",
+		}),
+		subnets: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "flowlake_enrich_inventory_subnets",
+			Help: "Subnets in the current ENI inventory.",
+		}),
+		refreshes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "flowlake_enrich_refreshes_total",
+			Help: "Successful inventory loads: one per file load or per EC2 target (region and role) described.",
+		}, []string{"source"}),
+		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "flowlake_enrich_refresh_failures_total",
+			Help: "Failed inventory loads; the last good inventory stays in use.",
+		}, []string{"source"}),
+		lastRefresh: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "flowlake_enrich_last_refresh_timestamp_seconds",
+			Help: "Unix time at which the current inventory was swapped in.",
+		}),
+	}
+	for _, s := range []string{sourceFile, sourceEC2} {
+		m.refreshes.WithLabelValues(s)
+		m.failures.WithLabelValues(s)
+	}
+	if reg == nil {
+		return m, nil
+	}
+	for _, c := range []prometheus.Collector{m.interfaces, m.subnets, m.refreshes, m.failures, m.lastRefresh} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("register enrich metrics: %w", err)
+		}
+	}
+	return m, nil
+}
