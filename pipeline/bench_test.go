@@ -16,7 +16,7 @@ import (
 // local directory and reports records/s through the whole pipeline: fetch,
 // parse, batch, Parquet encode, fsync'd files and checkpoints.
 func BenchmarkEndToEnd(b *testing.B) {
-	const records = 400_000
+	const records = 1_000_000
 	for _, lines := range []int{1, 10} {
 		b.Run(fmt.Sprintf("lines_per_msg=%d", lines), func(b *testing.B) {
 			env := testenv.Kafka(b, "flows", 8)
@@ -36,7 +36,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 				}
 				cfg := testConfig(env, fmt.Sprintf("bench-%d", i))
 				cfg.ExitWhenIdle = 0
-				cfg.Batch.MaxRows = 1_000_000
+				cfg.Batch.MaxRows = 100_000
 				cfg.Batch.MaxBytes = 128 << 20
 				p, err := pipeline.New(cfg, pipeline.Deps{Sink: out}, nil, nil)
 				if err != nil {

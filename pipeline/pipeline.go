@@ -78,7 +78,7 @@ func (c *Config) Defaults() {
 		c.MemoryBytes = 1 << 30
 	}
 	if c.FetchBufferBytes <= 0 {
-		c.FetchBufferBytes = 64 << 20
+		c.FetchBufferBytes = 128 << 20
 	}
 	c.FetchBufferBytes = max(c.FetchBufferBytes, int64(c.Source.FetchMaxBytes))
 	if c.ChunkBytes <= 0 {

@@ -37,7 +37,7 @@ func (c *Config) Defaults() {
 		c.StartOffset = "earliest"
 	}
 	if c.FetchMaxBytes <= 0 {
-		c.FetchMaxBytes = 8 << 20
+		c.FetchMaxBytes = 4 << 20
 	}
 	if c.FetchMaxWait <= 0 {
 		c.FetchMaxWait = 500 * time.Millisecond
