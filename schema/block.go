@@ -42,6 +42,17 @@ func (b *Block) Len() int { return b.n }
 // Size approximates the bytes of memory the rows use.
 func (b *Block) Size() int { return b.size }
 
+// Mem is the memory the block holds, counting slice capacity: what a
+// memory budget must count.
+func (b *Block) Mem() int {
+	n := 0
+	for i := range b.cols {
+		c := &b.cols[i]
+		n += cap(c.valid)*8 + cap(c.ints)*8 + cap(c.data) + cap(c.ends)*4
+	}
+	return n
+}
+
 // Reset empties the block, keeping its memory for reuse.
 func (b *Block) Reset() {
 	for i := range b.cols {

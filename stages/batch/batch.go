@@ -69,7 +69,8 @@ func New(cfg Config, next int64) *Batcher {
 	return &Batcher{cfg: cfg, open: make(map[parse.GroupKey]*Batch), next: next}
 }
 
-// Size is the bytes of memory the open batches use.
+// Size is the bytes of memory the open batches hold, slice capacity
+// included.
 func (b *Batcher) Size() int { return b.size }
 
 // Open is the number of open batches.
@@ -88,9 +89,9 @@ func (b *Batcher) Add(c *parse.Chunk, last int64, now time.Time) (full bool) {
 			bt = &Batch{Key: g.Key, Block: schema.NewBlock(g.Key.Layout), Created: now}
 			b.open[g.Key] = bt
 		}
-		before := bt.Block.Size()
+		before := bt.Block.Mem()
 		bt.Block.AppendBlock(g.Block)
-		b.size += bt.Block.Size() - before
+		b.size += bt.Block.Mem() - before
 		if bt.Block.Len() >= b.cfg.MaxRows || bt.Block.Size() >= b.cfg.MaxBytes {
 			full = true
 		}
@@ -154,7 +155,7 @@ func (b *Batcher) Due(now time.Time, memoryPressure, stop bool) *Round {
 	r := &Round{}
 	for _, bt := range out {
 		delete(b.open, bt.Key)
-		r.Bytes += bt.Block.Size()
+		r.Bytes += bt.Block.Mem()
 	}
 	b.size -= r.Bytes
 	sort.Slice(out, func(i, j int) bool { return out[i].Block.First.Less(out[j].Block.First) })

@@ -1,0 +1,125 @@
+package batch
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"flowlake/schema"
+	"flowlake/stages/parse"
+)
+
+var layout = schema.NewLayout(schema.DefaultFormat, schema.Enrichment{})
+
+const hour0 = 1_700_000_000 - 1_700_000_000%3600
+
+// chunk builds a parsed chunk of n rows for account at offsets from..,
+// with record time t.
+func chunk(t *testing.T, account string, from int64, n int, recTime int64) *parse.Chunk {
+	t.Helper()
+	p := schema.NewParser(schema.DefaultFormat, 0)
+	b := schema.NewBlock(layout)
+	var r schema.Record
+	for i := 0; i < n; i++ {
+		line := fmt.Sprintf("2 %s eni-0a 10.0.0.1 10.0.0.2 1 2 6 1 1 %d %d ACCEPT OK", account, recTime, recTime+60)
+		if err := p.Parse([]byte(line), &r); err != nil {
+			t.Fatal(err)
+		}
+		b.Append(&r, schema.Pos{Offset: from + int64(i)}, recTime)
+	}
+	c := parse.NewChunk("t", 0, nil)
+	c.Groups = []parse.Group{{Key: parse.GroupKey{Account: account, Region: "us-east-1", Hour: schema.HourOf(recTime), Layout: layout}, Block: b}}
+	c.Stats.MaxTime = recTime
+	return c
+}
+
+func TestFlushReasons(t *testing.T) {
+	now := time.Unix(hour0, 0)
+	cfg := Config{MaxRows: 100, MaxBytes: 1 << 20, MaxAge: time.Minute, Grace: 5 * time.Minute, MaxDeadLetters: 10}
+	tests := []struct {
+		name     string
+		feed     func(b *Batcher)
+		at       time.Time
+		pressure bool
+		stop     bool
+		want     []Reason
+	}{
+		{"nothing due", func(b *Batcher) { b.Add(chunk(t, "111111111111", 0, 10, hour0+10), 9, now) }, now.Add(time.Second), false, false, nil},
+		{"row limit", func(b *Batcher) { b.Add(chunk(t, "111111111111", 0, 100, hour0+10), 99, now) }, now, false, false, []Reason{ReasonRows}},
+		{"age", func(b *Batcher) { b.Add(chunk(t, "111111111111", 0, 10, hour0+10), 9, now) }, now.Add(time.Minute), false, false, []Reason{ReasonAge}},
+		{"hour over only after the grace", func(b *Batcher) {
+			b.Add(chunk(t, "111111111111", 0, 10, hour0+10), 9, now)
+			b.Add(chunk(t, "222222222222", 10, 10, hour0+3600+299), 19, now)
+		}, now, false, false, nil},
+		{"hour over", func(b *Batcher) {
+			b.Add(chunk(t, "111111111111", 0, 10, hour0+10), 9, now)
+			b.Add(chunk(t, "222222222222", 10, 10, hour0+3600+300), 19, now)
+		}, now, false, false, []Reason{ReasonHourOver}},
+		{"memory pressure flushes all", func(b *Batcher) {
+			b.Add(chunk(t, "111111111111", 0, 10, hour0+10), 9, now)
+			b.Add(chunk(t, "222222222222", 10, 10, hour0+20), 19, now)
+		}, now, true, false, []Reason{ReasonMemory, ReasonMemory}},
+		{"stop flushes all", func(b *Batcher) {
+			b.Add(chunk(t, "111111111111", 0, 10, hour0+10), 9, now)
+			b.Add(chunk(t, "222222222222", 10, 10, hour0+20), 19, now)
+		}, now, false, true, []Reason{ReasonStop, ReasonStop}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := New(cfg, 0)
+			tt.feed(b)
+			r := b.Due(tt.at, tt.pressure, tt.stop)
+			var got []Reason
+			if r != nil {
+				for _, bt := range r.Batches {
+					got = append(got, bt.Reason)
+				}
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+				t.Fatalf("reasons %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestCommitPosition(t *testing.T) {
+	now := time.Unix(hour0, 0)
+	b := New(Config{MaxRows: 1000, MaxBytes: 1 << 20, MaxAge: time.Hour, Grace: time.Hour, MaxDeadLetters: 100}, 0)
+	b.Add(chunk(t, "111111111111", 0, 10, hour0+10), 9, now)        // offsets 0-9, old account
+	b.Add(chunk(t, "222222222222", 10, 100, hour0+10), 109, now)    // offsets 10-109
+	b.Add(chunk(t, "111111111111", 110, 5, hour0+4*3600), 114, now) // a later hour: flushes the first hour
+	r := b.Due(now, false, false)
+	if r == nil || len(r.Batches) != 2 {
+		t.Fatalf("round %+v, want the two batches of the first hour", r)
+	}
+	if r.Commit != 110 {
+		t.Fatalf("commit %d, want 110 (the open batch starts there)", r.Commit)
+	}
+	if b.Open() != 1 || b.Size() <= 0 {
+		t.Fatalf("open %d size %d", b.Open(), b.Size())
+	}
+	r = b.Due(now, false, true)
+	if r.Commit != 115 || b.Open() != 0 || b.Size() != 0 {
+		t.Fatalf("after stop: commit %d open %d size %d", r.Commit, b.Open(), b.Size())
+	}
+}
+
+func TestDeadLettersHoldTheCommit(t *testing.T) {
+	now := time.Unix(hour0, 0)
+	b := New(Config{MaxRows: 1000, MaxBytes: 1 << 20, MaxAge: time.Minute, Grace: time.Hour, MaxDeadLetters: 3}, 0)
+	c := parse.NewChunk("t", 0, nil)
+	c.Dead = []parse.DeadLetter{{Offset: 4}, {Offset: 5}}
+	b.Add(c, 9, now)
+	if r := b.Due(now, false, false); r != nil {
+		t.Fatalf("two dead letters under the limit are not due yet: %+v", r)
+	}
+	r := b.Due(now.Add(time.Minute), false, false)
+	if r == nil || len(r.Dead) != 2 || r.Commit != 10 {
+		t.Fatalf("round %+v, want both dead letters and commit 10", r)
+	}
+	c2 := parse.NewChunk("t", 0, nil)
+	c2.Dead = []parse.DeadLetter{{Offset: 12}, {Offset: 13}, {Offset: 14}}
+	if full := b.Add(c2, 20, now); !full {
+		t.Fatal("reaching MaxDeadLetters must ask for a flush")
+	}
+}
