@@ -62,6 +62,13 @@ func (f *Fetcher) Fetch(ctx context.Context, buf []parse.Message) ([]parse.Messa
 			f.failures = 0
 			return out, nil
 		}
+		if len(out) > len(buf) {
+			// The batch broke after some messages: the offset has moved past
+			// them, so they must be delivered, not dropped. The next call
+			// reconnects.
+			f.Close()
+			return out, nil
+		}
 		if errors.Is(err, kafka.RequestTimedOut) {
 			// The broker held the fetch for the max wait and had nothing:
 			// an idle partition, not a failure.
