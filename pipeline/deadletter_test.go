@@ -23,7 +23,6 @@ import (
 	"flowlake/schema"
 	"flowlake/stages/deadletter"
 	"flowlake/stages/generate"
-	"flowlake/stages/sink"
 )
 
 // dlScenario is a topic's worth of messages with, for every record, where
@@ -346,19 +345,7 @@ func TestDeadLettersEndToEnd(t *testing.T) {
 	env.Produce(t, s.msgs)
 
 	dir := t.TempDir()
-	out, err := sink.NewLocal(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := pipeline.New(testConfig(env, "dlq-e2e"), pipeline.Deps{Sink: out}, testLogger(t), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	if err := p.Run(ctx); err != nil {
-		t.Fatalf("Run: %v", err)
-	}
+	p := runToIdle(t, testConfig(env, "dlq-e2e"), pipeline.Deps{Sink: localSink(t, dir)})
 
 	rows := readLakeLayouts(t, dir)
 	diffMultisets(t, s.rows, rows)
@@ -391,19 +378,9 @@ func TestDeadLettersToKafka(t *testing.T) {
 	env.Produce(t, s.msgs)
 
 	dir := t.TempDir()
-	out, err := sink.NewLocal(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
 	dlq := deadletter.NewKafkaWriter(env.Brokers, dlqTopic, testLogger(t))
 	t.Cleanup(func() { _ = dlq.Close() })
-	p, err := pipeline.New(testConfig(env, "dlq-kafka"), pipeline.Deps{Sink: out, DeadLetters: dlq}, testLogger(t), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Run(ctx); err != nil {
-		t.Fatalf("Run: %v", err)
-	}
+	p := runToIdle(t, testConfig(env, "dlq-kafka"), pipeline.Deps{Sink: localSink(t, dir), DeadLetters: dlq})
 
 	rows := readLakeLayouts(t, dir)
 	diffMultisets(t, s.rows, rows)

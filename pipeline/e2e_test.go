@@ -65,6 +65,31 @@ func testLogger(t *testing.T) *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
+// localSink opens a local-directory sink or fails the test.
+func localSink(t testing.TB, dir string) *sink.Local {
+	t.Helper()
+	out, err := sink.NewLocal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// runToIdle runs a pipeline until it stops on its own (idle) and returns it.
+func runToIdle(t *testing.T, cfg pipeline.Config, deps pipeline.Deps) *pipeline.Pipeline {
+	t.Helper()
+	p, err := pipeline.New(cfg, deps, testLogger(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := p.Run(ctx); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	return p
+}
+
 // readLake reads every Parquet file under dir with arrow's reader and
 // returns the rows rendered as flow log lines.
 func readLake(t *testing.T, dir string, format *schema.Format) (rows []string, files map[string]*testenv.ParquetFile) {
@@ -116,19 +141,7 @@ func TestEndToEnd(t *testing.T) {
 	env := testenv.Kafka(t, "flows", 4)
 	want := produceGenerated(t, env, generate.Config{Records: 60_000, LinesPerMsg: 5, Accounts: 4, Hours: 3, Seed: 7})
 	dir := t.TempDir()
-	out, err := sink.NewLocal(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := pipeline.New(testConfig(env, "e2e"), pipeline.Deps{Sink: out}, testLogger(t), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	if err := p.Run(ctx); err != nil {
-		t.Fatalf("Run: %v", err)
-	}
+	p := runToIdle(t, testConfig(env, "e2e"), pipeline.Deps{Sink: localSink(t, dir)})
 	got, files := readLake(t, dir, schema.DefaultFormat)
 	diffMultisets(t, want, got)
 
@@ -195,10 +208,7 @@ func TestRestartMidStream(t *testing.T) {
 	env := testenv.Kafka(t, "flows", 3)
 	want := produceGenerated(t, env, generate.Config{Records: 120_000, LinesPerMsg: 4, Accounts: 3, Hours: 2, Seed: 11})
 	dir := t.TempDir()
-	out, err := sink.NewLocal(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	out := localSink(t, dir)
 	cfg := testConfig(env, "restart")
 	cfg.Batch.MaxRows = 2500
 	// First run: stopped abruptly, without the final flush.
@@ -223,15 +233,7 @@ func TestRestartMidStream(t *testing.T) {
 		t.Fatalf("first run wrote %d of %d rows; the test needs a stop mid-stream", first, len(want))
 	}
 	// Second run: resumes from the checkpoints and finishes.
-	p2, err := pipeline.New(cfg, pipeline.Deps{Sink: out}, testLogger(t), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx2, cancel2 := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel2()
-	if err := p2.Run(ctx2); err != nil {
-		t.Fatalf("second run: %v", err)
-	}
+	p2 := runToIdle(t, cfg, pipeline.Deps{Sink: out})
 	got, _ := readLake(t, dir, schema.DefaultFormat)
 	diffMultisets(t, want, got)
 	t.Logf("first run wrote %d rows, second %d (%d re-read records skipped as durable)", first, p2.Stats().Rows, p2.Stats().Skipped)
