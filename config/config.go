@@ -14,6 +14,7 @@ import (
 
 	"flowlake/schema"
 	"flowlake/stages/sink"
+	"flowlake/stages/source"
 )
 
 // Config is flowlake's whole configuration.
@@ -55,6 +56,15 @@ type Kafka struct {
 	SessionTimeout   time.Duration `yaml:"session_timeout"`
 	RebalanceTimeout time.Duration `yaml:"rebalance_timeout"`
 	TLS              bool          `yaml:"tls"`
+	// SASL is plain, scram-sha-256, scram-sha-512 or aws-msk-iam.
+	SASL     string        `yaml:"sasl"`
+	Username string        `yaml:"username"`
+	Password source.Secret `yaml:"password"`
+}
+
+// Auth returns the Kafka TLS and SASL settings.
+func (k Kafka) Auth() source.Auth {
+	return source.Auth{TLS: k.TLS, SASL: k.SASL, Username: k.Username, Password: k.Password}
 }
 
 // Sink configures where files go.
@@ -177,6 +187,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Kafka.Group == "" {
 		return invalid("--group", "required")
+	}
+	if err := c.Kafka.Auth().Validate(); err != nil {
+		return invalid("--kafka-sasl", "%v", err)
 	}
 	if c.Kafka.StartOffset != "earliest" && c.Kafka.StartOffset != "latest" {
 		return invalid("--start-offset", "%q: want earliest or latest", c.Kafka.StartOffset)

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"flag"
 	"path/filepath"
 	"strings"
@@ -126,6 +127,8 @@ func TestValidateFlags(t *testing.T) {
 		{[]string{"--brokers", "k:1", "--format", ""}, "--format"},
 		{[]string{"--brokers", "nohost"}, "--brokers"},
 		{[]string{"--brokers", "k:1", "--s3-kms-key-id", "k"}, "--s3-kms-key-id"},
+		{[]string{"--brokers", "k:1", "--kafka-sasl", "scram-sha-512", "--kafka-username", "u"}, "--kafka-sasl"},
+		{[]string{"--brokers", "k:1", "--kafka-sasl", "gssapi"}, "--kafka-sasl"},
 	}
 	for _, tt := range tests {
 		c, _, err := Parse("run", tt.args, RunFlags)
@@ -140,5 +143,24 @@ func TestValidateFlags(t *testing.T) {
 	c, _, err := Parse("run", []string{"--embedded"}, RunFlags)
 	if err != nil || c.Validate() != nil {
 		t.Fatalf("--embedded alone should be valid: %v %v", err, c.Validate())
+	}
+}
+
+func TestSecretsDoNotPrint(t *testing.T) {
+	t.Setenv("FLOWLAKE_KAFKA_PASSWORD", "hunter2")
+	c, _, err := Parse("run", []string{"--brokers", "k:1", "--kafka-sasl", "scram-sha-256", "--kafka-username", "u"}, RunFlags)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if string(c.Kafka.Password) != "hunter2" {
+		t.Fatalf("password not read from the environment")
+	}
+	for _, s := range []string{fmt.Sprintf("%v", c.Kafka), fmt.Sprintf("%+v", c), fmt.Sprintf("%#v", c.Kafka)} {
+		if strings.Contains(s, "hunter2") {
+			t.Fatalf("password printed: %s", s)
+		}
 	}
 }

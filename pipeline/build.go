@@ -66,7 +66,7 @@ func PipelineConfig(c *config.Config) (Config, error) {
 	return Config{
 		Source: source.Config{Brokers: c.Kafka.Brokers, Topic: c.Kafka.Topic, Group: c.Kafka.Group, StartOffset: c.Kafka.StartOffset,
 			FetchMaxBytes: c.Kafka.FetchMaxBytes, FetchMaxWait: c.Kafka.FetchMaxWait, SessionTimeout: c.Kafka.SessionTimeout,
-			RebalanceTimeout: c.Kafka.RebalanceTimeout, TLS: c.Kafka.TLS},
+			RebalanceTimeout: c.Kafka.RebalanceTimeout, Auth: c.Kafka.Auth()},
 		Parse: parse.Config{Format: format, Formats: formats, AllowNewerFields: c.AllowNewerFields, Region: c.Region, Account: c.Account},
 		Batch: batch.Config{MaxRows: c.Batch.MaxRows, MaxBytes: c.Batch.MaxBytes, MaxAge: c.Batch.MaxAge, Grace: c.Batch.Grace,
 			MaxDeadLetters: c.Batch.MaxDeadLetters},
@@ -151,7 +151,11 @@ func openDLQ(ctx context.Context, c *config.Config, logger *slog.Logger, reg pro
 		return nil, nil, err
 	}
 	if d.Topic != "" {
-		w := deadletter.NewKafkaWriter(c.Kafka.Brokers, d.Topic, logger.With("stage", "deadletter"))
+		tr, err := c.Kafka.Auth().Transport(ctx)
+		if err != nil {
+			return nil, nil, fmt.Errorf("dead-letter producer: %w", err)
+		}
+		w := deadletter.NewKafkaWriter(c.Kafka.Brokers, d.Topic, logger.With("stage", "deadletter"), deadletter.WithTransport(tr))
 		return w, func() { _ = w.Close() }, nil
 	}
 	s, err := sink.Open(ctx, d.SinkURL, S3Config(c), logger.With("stage", "deadletter"), prometheus.WrapRegistererWithPrefix("flowlake_dlq_", reg))

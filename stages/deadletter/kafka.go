@@ -48,6 +48,11 @@ func WithMaxRawBytes(n int) KafkaOption {
 	}
 }
 
+// WithTransport sets the kafka-go transport (TLS, SASL) of the producer.
+func WithTransport(t *kafka.Transport) KafkaOption {
+	return func(k *KafkaWriter) { k.w.Transport = t }
+}
+
 // NewKafkaWriter returns a writer to topic.
 func NewKafkaWriter(brokers []string, topic string, logger *slog.Logger, opts ...KafkaOption) *KafkaWriter {
 	if logger == nil {

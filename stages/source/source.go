@@ -2,7 +2,6 @@ package source
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -27,8 +26,8 @@ type Config struct {
 	SessionTimeout    time.Duration `yaml:"session_timeout"`
 	RebalanceTimeout  time.Duration `yaml:"rebalance_timeout"`
 	HeartbeatInterval time.Duration `yaml:"heartbeat_interval"`
-	// TLS enables TLS to the brokers with the system roots.
-	TLS bool `yaml:"tls"`
+	// Auth holds TLS and SASL settings.
+	Auth Auth `yaml:"auth"`
 }
 
 // Defaults fills unset fields.
@@ -96,9 +95,12 @@ func New(cfg Config, logger *slog.Logger) (*Source, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	d := &kafka.Dialer{Timeout: 10 * time.Second, DualStack: true, ClientID: "flowlake"}
-	if cfg.TLS {
-		d.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
+	if err := cfg.Auth.Validate(); err != nil {
+		return nil, err
+	}
+	d, err := cfg.Auth.Dialer(context.Background())
+	if err != nil {
+		return nil, err
 	}
 	return &Source{cfg: cfg, dialer: d, logger: logger}, nil
 }
