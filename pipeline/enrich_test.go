@@ -17,7 +17,6 @@ import (
 	"flowlake/schema"
 	"flowlake/stages/enrich"
 	"flowlake/stages/generate"
-	"flowlake/stages/sink"
 )
 
 type eniDoc struct {
@@ -43,20 +42,6 @@ func startEnricher(t *testing.T, cfg enrich.Config) *enrich.Enricher {
 	}
 	go func() { _ = mgr.Run(ctx) }()
 	return enrich.NewEnricher(mgr.Current, cfg.TagKeys, testLogger(t), nil)
-}
-
-func runToIdle(t *testing.T, cfg pipeline.Config, deps pipeline.Deps) *pipeline.Pipeline {
-	t.Helper()
-	p, err := pipeline.New(cfg, deps, testLogger(t), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	if err := p.Run(ctx); err != nil {
-		t.Fatalf("Run: %v", err)
-	}
-	return p
 }
 
 // TestEnrichmentEndToEnd: default-format records gain every enrichment
@@ -88,10 +73,7 @@ func TestEnrichmentEndToEnd(t *testing.T) {
 	}
 	tags := []string{"Name", "team"}
 	enr := startEnricher(t, enrich.Config{InterfaceFiles: []string{enis}, SubnetFiles: []string{subnets}, TagKeys: tags})
-	out, err := sink.NewLocal(filepath.Join(dir, "lake"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	out := localSink(t, filepath.Join(dir, "lake"))
 	cfg := testConfig(env, "enrich")
 	cfg.Parse.Enrichment.Enabled = true
 	cfg.Parse.Enrichment.TagKeys = tags
@@ -182,10 +164,7 @@ func TestInventoryReloadWhileRunning(t *testing.T) {
 		}
 		env.Produce(t, msgs)
 	}
-	out, err := sink.NewLocal(filepath.Join(dir, "lake"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	out := localSink(t, filepath.Join(dir, "lake"))
 	cfg := testConfig(env, "reload")
 	cfg.Parse.Enrichment.Enabled = true
 	cfg.ExitWhenIdle = 0
@@ -210,7 +189,7 @@ func TestInventoryReloadWhileRunning(t *testing.T) {
 	writeInv("subnet-after")
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		if ifc, ok := mgr.Current().Interface([]byte("eni-0123456789abcdef0")); ok && ifc.SubnetID == "subnet-after" {
+		if ifc, ok := mgr.Current().Interface([]byte("eni-0123456789abcdef0")); ok && ifc.SubnetID() == "subnet-after" {
 			break
 		}
 		if time.Now().After(deadline) {

@@ -2,7 +2,6 @@ package enrich
 
 import (
 	"log/slog"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,7 +25,7 @@ type Enricher struct {
 
 	hits, misses    atomic.Int64
 	missesTotal     *prometheus.CounterVec
-	hitsTotal       prometheus.Counter
+	hitsTotal       prometheus.CounterFunc
 	missAccounts    sync.Map // account -> prometheus.Counter
 	missAccountN    atomic.Int64
 	lastMissLog     atomic.Int64
@@ -44,8 +43,11 @@ func NewEnricher(current func() *Inventory, tagKeys []string, logger *slog.Logge
 		current: current, tagKeys: tagKeys, logger: logger,
 		missesTotal: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "flowlake_enrich_misses_total",
 			Help: "Records whose interface is not in the inventory, by account (the first 1000 accounts; then account=\"other\")."}, []string{"account"}),
-		hitsTotal: prometheus.NewCounter(prometheus.CounterOpts{Name: "flowlake_enrich_hits_total", Help: "Records joined to an inventory interface."}),
 	}
+	// Counted from hits rather than incremented per record: a shared
+	// counter on the hot path of every parse worker would contend.
+	e.hitsTotal = prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "flowlake_enrich_hits_total", Help: "Records joined to an inventory interface."},
+		func() float64 { return float64(e.hits.Load()) })
 	if reg != nil {
 		reg.MustRegister(e.missesTotal, e.hitsTotal)
 	}
@@ -65,6 +67,13 @@ func setIfMissing(r *schema.Record, id schema.FieldID, v string) {
 	}
 }
 
+// setRefIfMissing is setIfMissing for string i of a tuple.
+func setRefIfMissing(r *schema.Record, id schema.FieldID, p *pools, tuple []uint32, i int) {
+	if n := tuple[2*i+1]; n != 0 && !r.IsSet(id) {
+		r.SetStr(id, p.strs[tuple[2*i]:][:n:n])
+	}
+}
+
 // Enrich fills the AWS columns the record lacks (vpc_id, subnet_id,
 // instance_id, region, az_id) from its interface, adds the eni_* columns,
 // and attributes the other address of the flow to a subnet and VPC. Values
@@ -74,23 +83,64 @@ func (e *Enricher) Enrich(r *schema.Record) {
 	if inv == nil || !r.IsSet(schema.InterfaceID) {
 		return
 	}
-	ifc, ok := inv.Interface(r.Str[schema.InterfaceID])
-	if ok {
-		e.hits.Add(1)
-		setIfMissing(r, schema.VpcID, ifc.VpcID)
-		setIfMissing(r, schema.SubnetID, ifc.SubnetID)
-		setIfMissing(r, schema.InstanceID, ifc.InstanceID)
-		setIfMissing(r, schema.Region, ifc.Region)
-		setIfMissing(r, schema.AzID, ifc.AvailabilityZoneID)
-		setIfMissing(r, schema.ENIType, ifc.InterfaceType)
-		setIfMissing(r, schema.ENIDescription, ifc.Description)
-		setIfMissing(r, schema.ENISecurityGroupIDs, ifc.SecurityGroupIDs)
-		for i, k := range e.tagKeys {
-			if i >= schema.MaxTagColumns {
-				break
+	ifc, _ := inv.Interface(r.Str[schema.InterfaceID])
+	e.apply(inv, r, &ifc)
+}
+
+// EnrichBatch is Enrich for many records, against one inventory. It looks
+// their interfaces up together (see [Inventory.Interfaces]), which over an
+// inventory much larger than the processor's caches is about twice as
+// fast as a loop of Enrich calls. It never allocates on hits.
+func (e *Enricher) EnrichBatch(rs []*schema.Record) {
+	inv := e.current()
+	if inv == nil {
+		return
+	}
+	var (
+		ids  [batchGroup][]byte
+		ifcs [batchGroup]Interface
+	)
+	for base := 0; base < len(rs); base += batchGroup {
+		group := rs[base:min(base+batchGroup, len(rs))]
+		for k, r := range group {
+			ids[k] = nil // no interface id: never found, and skipped below
+			if r.IsSet(schema.InterfaceID) {
+				ids[k] = r.Str[schema.InterfaceID]
 			}
-			if v, ok := ifc.Tags[k]; ok {
-				r.SetStr(schema.ENITag0+schema.FieldID(i), str(v))
+		}
+		inv.Interfaces(ids[:len(group)], ifcs[:len(group)])
+		for k, r := range group {
+			if r.IsSet(schema.InterfaceID) {
+				e.apply(inv, r, &ifcs[k])
+			}
+		}
+	}
+}
+
+// apply enriches r from ifc, the zero Interface when the record's interface
+// is unknown.
+func (e *Enricher) apply(inv *Inventory, r *schema.Record, ifc *Interface) {
+	if !ifc.IsZero() {
+		e.hits.Add(1)
+		// Decode the tuples once rather than through the accessors.
+		p := ifc.pools()
+		place, kind := p.tuple(ifc.rec.place)[:placeWords], p.tuple(ifc.rec.kind)[:kindWords]
+		setRefIfMissing(r, schema.VpcID, p, place, plVpc)
+		setRefIfMissing(r, schema.SubnetID, p, place, plSubnet)
+		setIfMissing(r, schema.InstanceID, p.str(ifc.rec.inst))
+		setRefIfMissing(r, schema.Region, p, place, plRegion)
+		setRefIfMissing(r, schema.AzID, p, place, plAZID)
+		setRefIfMissing(r, schema.ENIType, p, kind, kindType)
+		setRefIfMissing(r, schema.ENIDescription, p, kind, kindDescription)
+		setRefIfMissing(r, schema.ENISecurityGroupIDs, p, kind, kindGroups)
+		if ifc.rec.tags != 0 {
+			for i, k := range e.tagKeys {
+				if i >= schema.MaxTagColumns {
+					break
+				}
+				if v, ok := ifc.tag(k, i); ok {
+					r.SetStr(schema.ENITag0+schema.FieldID(i), str(v))
+				}
 			}
 		}
 	} else {
@@ -107,6 +157,7 @@ func (e *Enricher) Enrich(r *schema.Record) {
 // peerAddr picks the address of the flow that is not the interface's own:
 // by flow-direction when the format has it, else by matching the
 // interface's addresses, else the destination of an outbound-looking flow.
+// ifc is the zero Interface when the interface is unknown.
 func peerAddr(r *schema.Record, ifc *Interface) []byte {
 	src, dst := r.Str[schema.SrcAddr], r.Str[schema.DstAddr]
 	hasSrc, hasDst := r.IsSet(schema.SrcAddr), r.IsSet(schema.DstAddr)
@@ -122,11 +173,11 @@ func peerAddr(r *schema.Record, ifc *Interface) []byte {
 			}
 		}
 	}
-	if ifc != nil && len(ifc.PrivateIPs) > 0 {
-		if a, ok := parseAddr(src); hasSrc && ok && slices.Contains(ifc.PrivateIPs, a) {
+	if ifc.hasPrivateIPs() {
+		if a, ok := parseAddr(src); hasSrc && ok && ifc.HasPrivateIP(a) {
 			return nilIf(!hasDst, dst)
 		}
-		if a, ok := parseAddr(dst); hasDst && ok && slices.Contains(ifc.PrivateIPs, a) {
+		if a, ok := parseAddr(dst); hasDst && ok && ifc.HasPrivateIP(a) {
 			return nilIf(!hasSrc, src)
 		}
 	}

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"flowlake/schema"
 )
 
 // syntheticENI returns a 17-digit ENI id for i (distinct for distinct i).
@@ -19,7 +21,8 @@ func syntheticENI(i uint64) string {
 type syntheticProfile struct {
 	interfaces int
 	// uniqueNames gives this fraction of interfaces a unique Name tag (a
-	// configured high-cardinality tag costs one map per interface).
+	// configured high-cardinality tag costs a string and a tag set per
+	// interface).
 	uniqueNames float64
 }
 
@@ -103,20 +106,34 @@ func heapOf(build func() *Inventory) (*Inventory, uint64) {
 	return inv, after.HeapInuse - before.HeapInuse
 }
 
-const memoryBudget = 300 << 20 // bytes of heap for 1M interfaces
+// memoryBudget is the limit for the inventory of 1M interfaces:
+// 300 MB, decimal.
+const memoryBudget = 300_000_000
 
 func TestInventoryMemory1M(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds a 1M-interface inventory")
+		t.Skip("builds 1M-interface inventories")
 	}
-	inv, heap := heapOf(func() *Inventory { return buildSynthetic(syntheticProfile{interfaces: 1_000_000}) })
-	t.Logf("1M interfaces: HeapInuse delta %d bytes = %.1f MiB = %.1f MB (%.0f B/interface)",
-		heap, float64(heap)/(1<<20), float64(heap)/1e6, float64(heap)/float64(inv.Len()))
-	if inv.Len() != 1_000_000 {
-		t.Fatalf("Len() = %d", inv.Len())
-	}
-	if heap > memoryBudget {
-		t.Errorf("heap %d bytes exceeds the budget of %d", heap, memoryBudget)
+	for _, tt := range []struct {
+		name string
+		p    syntheticProfile
+	}{
+		// 1.3 addresses per interface, team/env tags on half of them.
+		{"team-env-tags", syntheticProfile{interfaces: 1_000_000}},
+		// The realistic case: a Name tag, unique per interface, on 20%.
+		{"realistic-unique-names", syntheticProfile{interfaces: 1_000_000, uniqueNames: 0.2}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			inv, heap := heapOf(func() *Inventory { return buildSynthetic(tt.p) })
+			t.Logf("1M interfaces: HeapInuse delta %d bytes = %.1f MiB = %.1f MB (%.0f B/interface)",
+				heap, float64(heap)/(1<<20), float64(heap)/1e6, float64(heap)/float64(inv.Len()))
+			if inv.Len() != 1_000_000 {
+				t.Fatalf("Len() = %d", inv.Len())
+			}
+			if heap >= memoryBudget {
+				t.Errorf("heap %d bytes exceeds the budget of %d", heap, memoryBudget)
+			}
+		})
 	}
 }
 
@@ -139,7 +156,10 @@ func BenchmarkInventoryMemory(b *testing.B) {
 // lookupLoop runs lookup b.N times (via b.Loop) and reports lookups per
 // second of wall time and per second of the thread's CPU time; the latter is
 // the per-core figure on a shared, busy machine.
-func lookupLoop(b *testing.B, lookup func(i int)) {
+func lookupLoop(b *testing.B, lookup func(i int)) { batchLoop(b, 1, lookup) }
+
+// batchLoop is lookupLoop for a lookup function that does n lookups per call.
+func batchLoop(b *testing.B, n int, lookup func(i int)) {
 	b.ReportAllocs()
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
@@ -152,11 +172,16 @@ func lookupLoop(b *testing.B, lookup func(i int)) {
 		lookup(i)
 		i++
 	}
-	b.ReportMetric(float64(i)/b.Elapsed().Seconds(), "lookups/s")
+	lookups := float64(i * n)
+	b.ReportMetric(lookups/b.Elapsed().Seconds(), "lookups/s")
 	if cpu := threadCPU() - cpu0; cpu0 > 0 && cpu > 0 {
-		b.ReportMetric(float64(i)/cpu.Seconds(), "lookups/cpu-s")
+		b.ReportMetric(lookups/cpu.Seconds(), "lookups/cpu-s")
 	}
 }
+
+// benchBatch is the number of lookups per call in the batch benchmarks:
+// about the lines of a message, which a parse worker has at hand at once.
+const benchBatch = 64
 
 var (
 	bigOnce sync.Once
@@ -209,6 +234,18 @@ func BenchmarkInterfaceLookup(b *testing.B) {
 				b.Fatalf("found %d of %d", found, n)
 			}
 		})
+		b.Run(bc.name+"/batch", func(b *testing.B) {
+			found, n := 0, 0
+			out := make([]Interface, benchBatch)
+			batchLoop(b, benchBatch, func(i int) {
+				start := i * benchBatch & (len(ids) - 1)
+				found += inv.Interfaces(ids[start:start+benchBatch], out)
+				n += benchBatch
+			})
+			if bc.hit && found != n {
+				b.Fatalf("found %d of %d", found, n)
+			}
+		})
 		b.Run(bc.name+"/baseline-go-map", func(b *testing.B) {
 			m := baselineMap(inv)
 			lookupLoop(b, func(i int) { _ = m[string(ids[i&(len(ids)-1)])] })
@@ -216,19 +253,109 @@ func BenchmarkInterfaceLookup(b *testing.B) {
 	}
 }
 
+// benchIDs returns 1<<20 ids drawn from hot distinct synthetic ids (offset
+// by 1M, past the inventory, for misses), living in one buffer as they
+// would in a parse buffer.
+func benchIDs(rng *rand.Rand, hot int, miss bool) [][]byte {
+	ids := make([][]byte, 1<<20)
+	buf := make([]byte, 0, len(ids)*21)
+	pool := make([]uint64, hot)
+	for i := range pool {
+		pool[i] = uint64(rng.IntN(1_000_000))
+		if miss {
+			pool[i] += 1_000_000
+		}
+	}
+	for i := range ids {
+		start := len(buf)
+		buf = append(buf, syntheticENI(pool[rng.IntN(len(pool))])...)
+		ids[i] = buf[start:len(buf):len(buf)]
+	}
+	return ids
+}
+
+// BenchmarkInterfaceAccess is a hit that also reads a field (the subnet
+// id's length), so that it pays for whatever the record costs beyond the
+// index.
+func BenchmarkInterfaceAccess(b *testing.B) {
+	inv := bigInventory()
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, bc := range []struct {
+		name string
+		hot  int
+	}{{"random-of-1M", 1_000_000}, {"hot-64k", 1 << 16}, {"hot-1k", 1000}} {
+		ids := benchIDs(rng, bc.hot, false)
+		b.Run(bc.name, func(b *testing.B) {
+			n := 0
+			lookupLoop(b, func(i int) {
+				if it, ok := inv.Interface(ids[i&(len(ids)-1)]); ok {
+					n += len(it.SubnetID())
+				}
+			})
+			if n == 0 {
+				b.Fatal("no subnet ids")
+			}
+		})
+	}
+}
+
+// BenchmarkEnrich enriches default-format records (no flow direction, so
+// the interface's addresses pick the peer) over the 1M-interface inventory.
+func BenchmarkEnrich(b *testing.B) {
+	inv := bigInventory()
+	e := NewEnricher(func() *Inventory { return inv }, []string{"team", "env"}, nil, nil)
+	rng := rand.New(rand.NewPCG(8, 9))
+	for _, bc := range []struct {
+		name string
+		hot  int
+	}{{"random-of-1M", 1_000_000}, {"hot-64k", 1 << 16}, {"hot-1k", 1000}} {
+		ids := benchIDs(rng, bc.hot, false)
+		b.Run(bc.name, func(b *testing.B) {
+			var r schema.Record
+			src, dst := []byte("10.1.2.3"), []byte("172.16.0.1")
+			lookupLoop(b, func(i int) {
+				r.Reset()
+				r.SetStr(schema.InterfaceID, ids[i&(len(ids)-1)])
+				r.SetStr(schema.SrcAddr, src)
+				r.SetStr(schema.DstAddr, dst)
+				e.Enrich(&r)
+			})
+			if hits, _ := e.Stats(); hits == 0 {
+				b.Fatal("no hits")
+			}
+		})
+		b.Run(bc.name+"/batch", func(b *testing.B) {
+			records := make([]schema.Record, benchBatch)
+			rs := make([]*schema.Record, benchBatch)
+			src, dst := []byte("10.1.2.3"), []byte("172.16.0.1")
+			batchLoop(b, benchBatch, func(i int) {
+				for k := range records {
+					r := &records[k]
+					r.Reset()
+					r.SetStr(schema.InterfaceID, ids[(i*benchBatch+k)&(len(ids)-1)])
+					r.SetStr(schema.SrcAddr, src)
+					r.SetStr(schema.DstAddr, dst)
+					rs[k] = r
+				}
+				e.EnrichBatch(rs)
+			})
+		})
+	}
+}
+
 var (
 	baselineOnce sync.Once
-	baseline     map[string]*Interface
+	baseline     map[string]Interface
 )
 
-// baselineMap is the obvious alternative to the ENI index, for comparison.
-func baselineMap(inv *Inventory) map[string]*Interface {
+// baselineMap is the obvious alternative to the ENI table, for comparison:
+// a Go map from id to the (already decoded) interface handle.
+func baselineMap(inv *Inventory) map[string]Interface {
 	baselineOnce.Do(func() {
-		baseline = make(map[string]*Interface, inv.Len())
-		for _, c := range inv.chunks {
-			for i := range c {
-				baseline[c[i].ID] = &c[i]
-			}
+		baseline = make(map[string]Interface, inv.Len())
+		for i := range inv.Len() {
+			id := syntheticENI(uint64(i))
+			baseline[id], _ = inv.Interface([]byte(id))
 		}
 	})
 	return baseline

@@ -6,13 +6,15 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"unsafe"
 )
 
 // snapshot is the immutable result of reading one source once. Inventories
 // reference snapshots' storage rather than copying it.
 type snapshot struct {
-	interfaces [][]Interface // chunks of at most chunkSize, each with cap chunkSize
-	subnets    []Subnet
+	pools
+	table   eniTable
+	subnets []Subnet
 }
 
 // rawInterface is one element of DescribeNetworkInterfaces output, limited to
@@ -81,105 +83,89 @@ type rawCIDRState struct {
 
 var errMissingInterfaceID = errors.New("missing NetworkInterfaceId")
 
-// arenaChunk is the size of the blocks that small strings are packed into.
-const arenaChunk = 64 << 10
-
-// builder turns raw records into a snapshot, interning repeated strings and
-// packing unique ones so that a million interfaces stay compact. A builder
-// is used by one goroutine and discarded after snapshot.
+// builder turns raw records into a snapshot: every interface becomes one
+// fixed-size slot of handles into the pools, with repeated strings and
+// tuples interned and unique ones packed, so that a million interfaces stay
+// compact. A builder is used by one goroutine and discarded after snapshot.
 type builder struct {
-	tagKeys map[string]struct{}
-	strs    map[string]string            // interned strings
-	tagSets map[string]map[string]string // canonical tag text -> shared map
-	arena   strings.Builder              // current string block
-	addrs   []netip.Addr                 // current address block
+	p        *poolBuilder
+	tagIndex map[string]int // configured key -> position in p.tagKeys
 
-	chunks  [][]Interface
-	subnets []Subnet
+	strs   map[string]uint32             // interned strings
+	places map[[placeWords]uint32]uint32 // interned placement tuples
+	kinds  map[[kindWords]uint32]uint32  // interned kind tuples
+	tagSet map[string]uint32             // tag set words (as bytes) -> handle
+
+	entries []eniEntry // in input order; later ones win
+	oddIDs  []string   // ids of the entries without a key, in order
+
+	subnetStrs map[string]string // interned subnet fields
+	subnets    []Subnet
 
 	// scratch space, reused per record
 	groups []string
-	tags   []rawTag
 	ips    []netip.Addr
+	words  []uint32
 	buf    []byte
 }
 
 func newBuilder(tagKeys []string) *builder {
 	b := &builder{
-		strs:    make(map[string]string),
-		tagSets: make(map[string]map[string]string),
+		p:          newPoolBuilder(),
+		tagIndex:   make(map[string]int, len(tagKeys)),
+		strs:       make(map[string]uint32),
+		places:     map[[placeWords]uint32]uint32{{}: 0}, // all empty: the zero words at handle 0
+		kinds:      map[[kindWords]uint32]uint32{{}: 0},
+		tagSet:     make(map[string]uint32),
+		subnetStrs: make(map[string]string),
 	}
-	if len(tagKeys) > 0 {
-		b.tagKeys = make(map[string]struct{}, len(tagKeys))
-		for _, k := range tagKeys {
-			b.tagKeys[k] = struct{}{}
+	for _, k := range tagKeys {
+		if _, dup := b.tagIndex[k]; !dup {
+			b.tagIndex[k] = len(b.p.tagKeys)
+			b.p.tagKeys = append(b.p.tagKeys, k)
 		}
 	}
 	return b
 }
 
-// pack copies s into the current string block. Strings sliced from a
-// strings.Builder stay valid while later writes fit in its capacity: the
-// builder appends and never rewrites bytes it has handed out.
-func (b *builder) pack(s []byte) string {
-	if len(s) == 0 {
-		return ""
-	}
-	if len(s) > arenaChunk/8 {
-		return string(s)
-	}
-	if b.arena.Cap()-b.arena.Len() < len(s) {
-		b.arena = strings.Builder{}
-		b.arena.Grow(arenaChunk)
-	}
-	start := b.arena.Len()
-	b.arena.Write(s)
-	return b.arena.String()[start:]
-}
-
-// intern returns the shared copy of s.
-func (b *builder) intern(s string) string {
+// intern returns the handle of the shared copy of s (its length prefix).
+func (b *builder) intern(s string) uint32 {
 	if s == "" {
-		return ""
+		return 0
 	}
-	if v, ok := b.strs[s]; ok {
-		return v
+	if h, ok := b.strs[s]; ok {
+		return h
 	}
-	v := b.pack([]byte(s))
-	b.strs[v] = v
-	return v
+	h := b.p.addStr([]byte(s))
+	b.strs[s] = h
+	return h
 }
 
 // internBytes is intern for a byte slice; it allocates only for a new value.
-func (b *builder) internBytes(s []byte) string {
+func (b *builder) internBytes(s []byte) uint32 {
 	if len(s) == 0 {
-		return ""
+		return 0
 	}
-	if v, ok := b.strs[string(s)]; ok {
-		return v
+	if h, ok := b.strs[string(s)]; ok {
+		return h
 	}
-	v := b.pack(s)
-	b.strs[v] = v
-	return v
+	h := b.p.addStr(s)
+	b.strs[string(s)] = h
+	return h
 }
 
-// packAddrs copies addrs into the current address block and returns a slice
-// of it whose capacity is capped, so that appending to it cannot clobber a
-// neighbour.
-func (b *builder) packAddrs(addrs []netip.Addr) []netip.Addr {
-	if len(addrs) == 0 {
-		return nil
+// strRef returns the (offset, length) word pair by which tuples refer to
+// the string of n bytes whose prefix is at h.
+func strRef(h uint32, n int) (uint32, uint32) {
+	if n == 0 {
+		return 0, 0
 	}
-	const block = 4096
-	if len(addrs) > block/8 {
-		return slices.Clone(addrs)
-	}
-	if cap(b.addrs)-len(b.addrs) < len(addrs) {
-		b.addrs = make([]netip.Addr, 0, block)
-	}
-	start := len(b.addrs)
-	b.addrs = append(b.addrs, addrs...)
-	return b.addrs[start:len(b.addrs):len(b.addrs)]
+	return h + uint32(uvarintLen(uint64(n))), uint32(n)
+}
+
+// setRef interns s and stores its reference as string i of tuple t.
+func (b *builder) setRef(t []uint32, i int, s string) {
+	t[2*i], t[2*i+1] = strRef(b.intern(s), len(s))
 }
 
 // addInterface converts r and appends it. region, when not empty, is the
@@ -188,8 +174,7 @@ func (b *builder) addInterface(r *rawInterface, region string) error {
 	if r.NetworkInterfaceID == "" {
 		return errMissingInterfaceID
 	}
-	ips, err := b.parseIPs(r)
-	if err != nil {
+	if err := b.parseIPs(r); err != nil {
 		return err
 	}
 	if region == "" {
@@ -199,34 +184,59 @@ func (b *builder) addInterface(r *rawInterface, region string) error {
 	if r.Attachment != nil {
 		instance = r.Attachment.InstanceID
 	}
-	it := Interface{
-		ID:                 b.pack([]byte(r.NetworkInterfaceID)), // unique: not worth a map entry
-		OwnerID:            b.intern(r.OwnerID),
-		VpcID:              b.intern(r.VpcID),
-		SubnetID:           b.intern(r.SubnetID),
-		AvailabilityZone:   b.intern(r.AvailabilityZone),
-		AvailabilityZoneID: b.intern(r.AvailabilityZoneID),
-		Region:             b.intern(region),
-		InstanceID:         b.intern(instance),
-		InterfaceType:      b.intern(r.InterfaceType),
-		Description:        b.intern(r.Description),
-		RequesterID:        b.intern(r.RequesterID),
-		RequesterManaged:   r.RequesterManaged,
-		SecurityGroupIDs:   b.groupList(r.Groups),
-		Tags:               b.tagMap(r.TagSet),
-		PrivateIPs:         b.packAddrs(ips),
+	var place [placeWords]uint32
+	for i, s := range [placeStrings]string{
+		plOwner: r.OwnerID, plVpc: r.VpcID, plSubnet: r.SubnetID,
+		plAZ: r.AvailabilityZone, plAZID: r.AvailabilityZoneID, plRegion: region,
+	} {
+		b.setRef(place[:], i, s)
 	}
-	if n := len(b.chunks); n == 0 || len(b.chunks[n-1]) == chunkSize {
-		b.chunks = append(b.chunks, make([]Interface, 0, chunkSize))
+	var kind [kindWords]uint32
+	for i, s := range [kindStrings]string{
+		kindType: r.InterfaceType, kindDescription: r.Description, kindRequester: r.RequesterID,
+	} {
+		b.setRef(kind[:], i, s)
 	}
-	last := &b.chunks[len(b.chunks)-1]
-	*last = append(*last, it)
+	kind[2*kindGroups], kind[2*kindGroups+1] = b.groupList(r.Groups)
+	if r.RequesterManaged {
+		kind[kindManaged] = 1
+	}
+	e := eniEntry{
+		s: eniSlot{
+			place: internTuple(b, place[:], b.places, place),
+			kind:  internTuple(b, kind[:], b.kinds, kind),
+			inst:  b.intern(instance),
+			tags:  b.tagSetOf(r.TagSet),
+		},
+		id: b.p.addID(r.NetworkInterfaceID), // unique: not worth a map entry
+	}
+	e.s.hi = b.addrs(&e.s) << addrModeShift
+	lo, hi, ok := eniKey([]byte(r.NetworkInterfaceID))
+	if ok {
+		e.s.lo, e.s.hi = lo, e.s.hi|uint16(hi)
+	} else {
+		b.oddIDs = append(b.oddIDs, r.NetworkInterfaceID)
+	}
+	if b.p.err != nil {
+		return b.p.err
+	}
+	b.entries = append(b.entries, e)
 	return nil
 }
 
+// internTuple returns the handle of the shared copy of a tuple of words.
+func internTuple[K comparable](b *builder, w []uint32, m map[K]uint32, key K) uint32 {
+	if h, ok := m[key]; ok {
+		return h
+	}
+	h := b.p.addWords(w)
+	m[key] = h
+	return h
+}
+
 // parseIPs collects the private IPv4 addresses then the IPv6 addresses,
-// without duplicates, into scratch space.
-func (b *builder) parseIPs(r *rawInterface) ([]netip.Addr, error) {
+// without duplicates, into b.ips.
+func (b *builder) parseIPs(r *rawInterface) error {
 	b.ips = b.ips[:0]
 	add := func(s string) error {
 		if s == "" {
@@ -244,25 +254,63 @@ func (b *builder) parseIPs(r *rawInterface) ([]netip.Addr, error) {
 	}
 	for _, p := range r.PrivateIPAddresses {
 		if err := add(p.PrivateIPAddress); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if err := add(r.PrivateIPAddress); err != nil {
-		return nil, err
+		return err
 	}
 	for _, p := range r.IPv6Addresses {
 		if err := add(p.IPv6Address); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if err := add(r.IPv6Address); err != nil {
-		return nil, err
+		return err
 	}
-	return b.ips, nil
+	if len(b.ips) > maxAddrs {
+		return fmt.Errorf("interface %s: %d addresses, more than %d", r.NetworkInterfaceID, len(b.ips), maxAddrs)
+	}
+	return nil
 }
 
-// groupList returns the interned, sorted, comma-joined group ids.
-func (b *builder) groupList(groups []rawGroup) string {
+// maxAddrs bounds an interface's addresses (AWS allows a few dozen): an
+// address list counts each family in 16 bits.
+const maxAddrs = 0xffff
+
+// addrs stores b.ips in s.addr and returns the address mode: a lone IPv4
+// address inline, anything else as a list of IPv4 then IPv6 addresses.
+func (b *builder) addrs(s *eniSlot) uint16 {
+	switch {
+	case len(b.ips) == 0:
+		return addrNone
+	case len(b.ips) == 1 && b.ips[0].Is4():
+		s.addr = addrWord4(b.ips[0])
+		return addrInline4
+	}
+	w := append(b.words[:0], 0)
+	n4, n6 := 0, 0
+	for _, a := range b.ips {
+		if a.Is4() {
+			w = append(w, addrWord4(a))
+			n4++
+		}
+	}
+	for _, a := range b.ips {
+		if !a.Is4() {
+			w = appendAddr16(w, a)
+			n6++
+		}
+	}
+	w[0] = uint32(n4) | uint32(n6)<<16 // parseIPs allows at most maxAddrs
+	b.words = w
+	s.addr = b.p.addWords(w)
+	return addrList
+}
+
+// groupList returns the reference of the interned, sorted, comma-joined
+// group ids.
+func (b *builder) groupList(groups []rawGroup) (uint32, uint32) {
 	b.groups = b.groups[:0]
 	for _, g := range groups {
 		if g.GroupID != "" {
@@ -270,7 +318,7 @@ func (b *builder) groupList(groups []rawGroup) string {
 		}
 	}
 	if len(b.groups) == 0 {
-		return ""
+		return 0, 0
 	}
 	slices.Sort(b.groups)
 	b.groups = slices.Compact(b.groups)
@@ -281,44 +329,52 @@ func (b *builder) groupList(groups []rawGroup) string {
 		}
 		b.buf = append(b.buf, g...)
 	}
-	return b.internBytes(b.buf)
+	return strRef(b.internBytes(b.buf), len(b.buf))
 }
 
-// tagMap returns the shared map holding the configured tags, or nil.
-func (b *builder) tagMap(tags []rawTag) map[string]string {
-	if len(b.tagKeys) == 0 {
-		return nil
+// tagSetOf returns the handle of the shared tag set holding the configured
+// tags (the last of equal keys wins, as in a map), or 0 when there is none.
+// A set is a presence mask, then a string reference per configured key.
+func (b *builder) tagSetOf(tags []rawTag) uint32 {
+	nk := len(b.p.tagKeys)
+	if nk == 0 {
+		return 0
 	}
-	b.tags = b.tags[:0]
+	masks := tagMaskWords(nk)
+	w := b.words[:0]
+	for range masks + 2*nk {
+		w = append(w, 0)
+	}
+	found := false
 	for _, t := range tags {
-		if _, ok := b.tagKeys[t.Key]; ok {
-			b.tags = append(b.tags, t)
-		}
-	}
-	if len(b.tags) == 0 {
-		return nil
-	}
-	// Stable sort then keep the last of equal keys, as a map would.
-	slices.SortStableFunc(b.tags, func(x, y rawTag) int { return strings.Compare(x.Key, y.Key) })
-	b.buf = b.buf[:0]
-	for i, t := range b.tags {
-		if i+1 < len(b.tags) && b.tags[i+1].Key == t.Key {
+		i, ok := b.tagIndex[t.Key]
+		if !ok {
 			continue
 		}
-		b.buf = append(b.buf, t.Key...)
-		b.buf = append(b.buf, 0)
-		b.buf = append(b.buf, t.Value...)
-		b.buf = append(b.buf, 0)
+		w[i>>5] |= 1 << (i & 31)
+		w[masks+2*i], w[masks+2*i+1] = strRef(b.intern(t.Value), len(t.Value))
+		found = true
 	}
-	if m, ok := b.tagSets[string(b.buf)]; ok {
-		return m
+	b.words = w
+	if !found {
+		return 0
 	}
-	m := make(map[string]string, len(b.tags))
-	for _, t := range b.tags {
-		m[b.intern(t.Key)] = b.intern(t.Value)
+	key := unsafe.String((*byte)(unsafe.Pointer(&w[0])), 4*len(w))
+	if h, ok := b.tagSet[key]; ok {
+		return h
 	}
-	b.tagSets[string(b.buf)] = m
-	return m
+	h := b.p.addWords(w)
+	b.tagSet[strings.Clone(key)] = h
+	return h
+}
+
+// internSubnetStr returns the shared copy of a subnet field.
+func (b *builder) internSubnetStr(s string) string {
+	if v, ok := b.subnetStrs[s]; ok {
+		return v
+	}
+	b.subnetStrs[s] = s
+	return s
 }
 
 // addSubnet converts r and appends it.
@@ -358,11 +414,11 @@ func (b *builder) addSubnet(r *rawSubnet, region string) error {
 		}
 	}
 	b.subnets = append(b.subnets, Subnet{
-		ID:                 b.intern(r.SubnetID),
-		VpcID:              b.intern(r.VpcID),
-		AvailabilityZone:   b.intern(r.AvailabilityZone),
-		AvailabilityZoneID: b.intern(r.AvailabilityZoneID),
-		Region:             b.intern(region),
+		ID:                 b.internSubnetStr(r.SubnetID),
+		VpcID:              b.internSubnetStr(r.VpcID),
+		AvailabilityZone:   b.internSubnetStr(r.AvailabilityZone),
+		AvailabilityZoneID: b.internSubnetStr(r.AvailabilityZoneID),
+		Region:             b.internSubnetStr(region),
 		CIDRs:              cidrs,
 	})
 	return nil
@@ -370,12 +426,19 @@ func (b *builder) addSubnet(r *rawSubnet, region string) error {
 
 // snapshot returns what was built. The builder must not be used afterwards.
 func (b *builder) snapshot() *snapshot {
-	if n := len(b.chunks); n > 0 {
-		// Only the last chunk can be partly used: trim it. (Inventories
-		// address chunks by index, so a short last chunk is fine.)
-		b.chunks[n-1] = slices.Clone(b.chunks[n-1])
+	s := &snapshot{pools: b.p.finish(), subnets: slices.Clip(b.subnets)}
+	t := newENITable(len(b.entries))
+	odd := 0
+	for _, e := range b.entries {
+		oddID := ""
+		if e.s.hi&keyMask == 0 {
+			oddID = b.oddIDs[odd]
+			odd++
+		}
+		t.insert(e, oddID)
 	}
-	return &snapshot{interfaces: b.chunks, subnets: slices.Clip(b.subnets)}
+	s.table = *t
+	return s
 }
 
 // regionFromAZ derives the region from an availability zone name: the

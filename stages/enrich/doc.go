@@ -9,10 +9,19 @@
 // An [Inventory] is immutable once built and safe for concurrent use without
 // locks. Its lookups, [Inventory.Interface] and [Inventory.Peer], take byte
 // slices that may alias a parse buffer and never allocate: they sit on the hot
-// path of the parse workers. Returned *Interface and *Subnet values belong to
-// the inventory and must not be modified; they stay valid (and unchanged) for
-// as long as the caller holds them, even after a newer inventory replaced the
-// one they came from.
+// path of the parse workers.
+//
+// Interfaces are stored compactly, with no per-interface pointers: a
+// bucketed cuckoo hash table of 32-byte slots holds each interface id's key
+// next to a record of uint32 handles into per-snapshot pools (interned
+// strings; interned placement, kind and tag-set tuples; address lists), so
+// that a lookup reads two cache lines and finds the record in the one that
+// matched. An [Interface] is a small value pointing at that record; its
+// accessors decode one field each and return strings that are views of the
+// pools. Interface values, the strings they return, and *Subnet values
+// belong to the inventory and must not be modified; they stay valid (and
+// unchanged) for as long as the caller holds them, even after a newer
+// inventory replaced the one they came from.
 //
 // # Sources
 //

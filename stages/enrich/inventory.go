@@ -5,31 +5,6 @@ import (
 	"net/netip"
 )
 
-// Interface is what the inventory knows about one elastic network interface.
-// Values are shared with the inventory: callers must not modify them.
-type Interface struct {
-	ID                 string // eni-…
-	OwnerID            string // account that owns the interface
-	VpcID              string
-	SubnetID           string
-	AvailabilityZone   string
-	AvailabilityZoneID string
-	Region             string // the source's region, else derived from AvailabilityZone
-	InstanceID         string // Attachment.InstanceId; empty when not attached to an instance
-	InterfaceType      string // interface, natGateway, lambda, …
-	Description        string
-	RequesterID        string
-	RequesterManaged   bool
-	// SecurityGroupIDs is the sorted, comma-joined list of group ids.
-	SecurityGroupIDs string
-	// Tags holds only the configured tag keys; nil when none is set. Interfaces
-	// with the same tag values share one map.
-	Tags map[string]string
-	// PrivateIPs lists the private IPv4 addresses (primary first, as described)
-	// followed by the IPv6 addresses.
-	PrivateIPs []netip.Addr
-}
-
 // Subnet is a subnet with its CIDR blocks, the target of peer attribution.
 // Values are shared with the inventory: callers must not modify them.
 type Subnet struct {
@@ -45,8 +20,9 @@ type Subnet struct {
 // Inventory is an immutable set of interfaces and subnets with lock-free,
 // allocation-free lookups. A nil *Inventory is empty.
 type Inventory struct {
-	chunks  [][]Interface // interface storage; a ref is chunk<<chunkBits | offset
-	index   eniIndex
+	table *eniTable // shared with the snapshot when only one has interfaces
+	pools []*pools  // by eniSlot.snap
+	// subnets are kept by pointer: they are few, and Peer hands them out.
 	subnets []*Subnet
 	v4      rangeTable // IPv4 prefixes, keyed by the 32-bit address
 	v6      rangeTable // IPv6 prefixes up to /64, keyed by the upper 64 bits
@@ -59,10 +35,10 @@ type Inventory struct {
 
 // Len reports the number of distinct interfaces.
 func (inv *Inventory) Len() int {
-	if inv == nil {
+	if inv == nil || inv.table == nil {
 		return 0
 	}
-	return inv.index.n
+	return inv.table.n
 }
 
 // Subnets reports the number of distinct subnets.
@@ -84,16 +60,34 @@ func (inv *Inventory) AmbiguousCIDRs() int {
 }
 
 // Interface looks up an interface by its id (for example "eni-0a1b2c3d4e5f60718").
-// id may alias a parse buffer: it is not retained. It never allocates.
-func (inv *Inventory) Interface(id []byte) (*Interface, bool) {
+// id may alias a parse buffer: it is not retained. It never allocates. The
+// lookup reads the two cache lines where the interface's record may be and
+// nothing else: the returned value points at the record, whose fields its
+// accessors decode.
+func (inv *Inventory) Interface(id []byte) (Interface, bool) {
 	if inv == nil {
-		return nil, false
+		return Interface{}, false
 	}
-	ref, ok := inv.index.lookup(id)
-	if !ok {
-		return nil, false
+	s, pos := inv.table.lookup(id)
+	if s == nil {
+		return Interface{}, false
 	}
-	return &inv.chunks[ref>>chunkBits][ref&chunkMask], true
+	return Interface{rec: s, inv: inv, pos: pos}, true
+}
+
+// Interfaces is Interface for many ids at once: it sets out[i] to the
+// interface of ids[i], or to the zero Interface when that id is unknown,
+// and returns how many it found. out must be at least as long as ids. It
+// never allocates. It looks the ids up in groups, decoding every id of a
+// group before reading the table, so that the cache misses of a group
+// overlap: over an inventory much larger than the processor's caches it is
+// about twice as fast per id as a loop of Interface calls.
+func (inv *Inventory) Interfaces(ids [][]byte, out []Interface) int {
+	if inv == nil {
+		clear(out[:len(ids)])
+		return 0
+	}
+	return inv.table.lookupBatch(ids, out, inv)
 }
 
 // Peer finds the subnet whose CIDR is the longest prefix containing the
@@ -137,32 +131,49 @@ func (inv *Inventory) PeerAddr(a netip.Addr) (*Subnet, bool) {
 	return inv.subnets[label], true
 }
 
+// maxSnapshots bounds the snapshots of one inventory: eniSlot.snap is 16 bits.
+const maxSnapshots = 1 << 16
+
 // newInventory merges snapshots into an inventory. Later snapshots win for
-// interface and subnet ids that appear more than once. The snapshots' storage
-// is shared, not copied.
+// interface and subnet ids that appear more than once. The snapshots' pools
+// and subnets are shared, not copied; so is the interface table when only
+// one snapshot has interfaces, which is the common case. Otherwise the
+// tables are merged into a new one, about 42 bytes per distinct interface.
 func newInventory(snaps ...*snapshot) *Inventory {
 	inv := &Inventory{}
+	var withIfaces []*snapshot
 	total := 0
 	for _, s := range snaps {
-		if s == nil {
-			continue
-		}
-		for _, c := range s.interfaces {
-			total += len(c)
+		if s != nil && s.table.n > 0 {
+			withIfaces = append(withIfaces, s)
+			total += s.table.n
 		}
 	}
-	inv.index = newENIIndex(total)
-	for _, s := range snaps {
-		if s == nil {
-			continue
+	switch len(withIfaces) {
+	case 0:
+	case 1:
+		s := withIfaces[0]
+		inv.table, inv.pools = &s.table, []*pools{&s.pools}
+	default:
+		if len(withIfaces) > maxSnapshots {
+			panic("enrich: too many snapshots with interfaces")
 		}
-		for _, c := range s.interfaces {
-			ci := uint32(len(inv.chunks))
-			inv.chunks = append(inv.chunks, c)
-			for off := range c {
-				inv.index.insert(c[off].ID, ci<<chunkBits|uint32(off))
-			}
+		t := newENITable(total)
+		for k, s := range withIfaces {
+			inv.pools = append(inv.pools, &s.pools)
+			s.table.each(func(e eniEntry, oddID string) {
+				e.s.snap = uint16(k)
+				t.insert(e, oddID)
+			})
 		}
+		// Sources that describe the same interfaces (the same account
+		// from files and from EC2) leave the table sized for more than it
+		// holds: size it again for what it holds.
+		if right := newENITable(t.n); len(right.slots) < len(t.slots)*3/4 {
+			t.each(right.insert)
+			t = right
+		}
+		inv.table = t
 	}
 
 	// Subnets: the last snapshot that describes an id wins, but the order of

@@ -1,12 +1,51 @@
 package enrich
 
 import (
+	"fmt"
 	"net/netip"
 	"reflect"
+	"slices"
 	"testing"
+	"unsafe"
 )
 
 var testTagKeys = []string{"Name", "team", "env"}
+
+// ifaceFields is an Interface decoded into plain fields, for comparisons.
+type ifaceFields struct {
+	ID                 string
+	OwnerID            string
+	VpcID              string
+	SubnetID           string
+	AvailabilityZone   string
+	AvailabilityZoneID string
+	Region             string
+	InstanceID         string
+	InterfaceType      string
+	Description        string
+	RequesterID        string
+	RequesterManaged   bool
+	SecurityGroupIDs   string
+	Tags               map[string]string // nil when none
+	PrivateIPs         []netip.Addr      // nil when none
+}
+
+func fields(it Interface) *ifaceFields {
+	f := &ifaceFields{
+		ID: it.ID(), OwnerID: it.OwnerID(), VpcID: it.VpcID(), SubnetID: it.SubnetID(),
+		AvailabilityZone: it.AvailabilityZone(), AvailabilityZoneID: it.AvailabilityZoneID(),
+		Region: it.Region(), InstanceID: it.InstanceID(), InterfaceType: it.InterfaceType(),
+		Description: it.Description(), RequesterID: it.RequesterID(), RequesterManaged: it.RequesterManaged(),
+		SecurityGroupIDs: it.SecurityGroupIDs(), PrivateIPs: slices.Collect(it.PrivateIPs()),
+	}
+	for k, v := range it.Tags() {
+		if f.Tags == nil {
+			f.Tags = map[string]string{}
+		}
+		f.Tags[k] = v
+	}
+	return f
+}
 
 // loadTestdata builds an inventory from testdata/interfaces and testdata/subnets.
 func loadTestdata(t testing.TB) *Inventory {
@@ -29,12 +68,12 @@ func TestInterfaceLookup(t *testing.T) {
 	tests := []struct {
 		name string
 		id   string
-		want *Interface // nil: not found
+		want *ifaceFields // nil: not found
 	}{
 		{
 			name: "instance with tags, two groups and IPv6",
 			id:   "eni-0a1b2c3d4e5f60718",
-			want: &Interface{
+			want: &ifaceFields{
 				ID: "eni-0a1b2c3d4e5f60718", OwnerID: "111122223333", VpcID: "vpc-0123456789abcdef0",
 				SubnetID: "subnet-0aa11bb22cc33dd44", AvailabilityZone: "us-east-1a", AvailabilityZoneID: "use1-az4",
 				Region: "us-east-1", InstanceID: "i-0c50d5961bcb2d47b", InterfaceType: "interface",
@@ -50,7 +89,7 @@ func TestInterfaceLookup(t *testing.T) {
 		{
 			name: "NAT gateway: requester managed, no instance",
 			id:   "eni-0bbbb1111cccc2222",
-			want: &Interface{
+			want: &ifaceFields{
 				ID: "eni-0bbbb1111cccc2222", OwnerID: "111122223333", VpcID: "vpc-0123456789abcdef0",
 				SubnetID: "subnet-0bb22cc33dd44ee55", AvailabilityZone: "us-east-1b", AvailabilityZoneID: "use1-az6",
 				Region: "us-east-1", InterfaceType: "natGateway",
@@ -62,7 +101,7 @@ func TestInterfaceLookup(t *testing.T) {
 		{
 			name: "short legacy id",
 			id:   "eni-1a2b3c4d",
-			want: &Interface{
+			want: &ifaceFields{
 				ID: "eni-1a2b3c4d", OwnerID: "111122223333", VpcID: "vpc-0123456789abcdef0",
 				SubnetID: "subnet-0aa11bb22cc33dd44", AvailabilityZone: "us-east-1a", AvailabilityZoneID: "use1-az4",
 				Region: "us-east-1", InterfaceType: "interface", SecurityGroupIDs: "sg-0a1b2c3d4e5f60718",
@@ -73,7 +112,7 @@ func TestInterfaceLookup(t *testing.T) {
 		{
 			name: "local zone: region from AZ",
 			id:   "eni-0d1d2d3d4d5d6d7d8",
-			want: &Interface{
+			want: &ifaceFields{
 				ID: "eni-0d1d2d3d4d5d6d7d8", OwnerID: "444455556666", VpcID: "vpc-0aaaabbbbccccdddd",
 				SubnetID: "subnet-0ff6600112233aabb", AvailabilityZone: "us-west-2-lax-1a", AvailabilityZoneID: "usw2-lax1-az1",
 				Region: "us-west-2", InstanceID: "i-0fedcba9876543210", InterfaceType: "interface",
@@ -84,7 +123,7 @@ func TestInterfaceLookup(t *testing.T) {
 		{
 			name: "IPv6-only interface",
 			id:   "eni-0c0c0c0c0c0c0c0c0",
-			want: &Interface{
+			want: &ifaceFields{
 				ID: "eni-0c0c0c0c0c0c0c0c0", OwnerID: "444455556666", VpcID: "vpc-0fedcba9876543210",
 				SubnetID: "subnet-0ee55ff6600112233", AvailabilityZone: "eu-west-1a", AvailabilityZoneID: "euw1-az1",
 				Region: "eu-west-1", InstanceID: "i-0123456789abcdef0", InterfaceType: "interface",
@@ -115,8 +154,8 @@ func TestInterfaceLookup(t *testing.T) {
 			if !ok {
 				t.Fatalf("Interface(%q) not found", tt.id)
 			}
-			if !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("Interface(%q) =\n%+v\nwant\n%+v", tt.id, got, tt.want)
+			if f := fields(got); !reflect.DeepEqual(f, tt.want) {
+				t.Errorf("Interface(%q) =\n%+v\nwant\n%+v", tt.id, f, tt.want)
 			}
 		})
 	}
@@ -137,8 +176,8 @@ func TestInterfaceOddIDs(t *testing.T) {
 	}
 	for _, id := range ids {
 		got, ok := inv.Interface([]byte(id))
-		if !ok || got.ID != id || got.SubnetID != "subnet-"+id {
-			t.Errorf("Interface(%q) = %+v, %v", id, got, ok)
+		if !ok || got.ID() != id || got.SubnetID() != "subnet-"+id {
+			t.Errorf("Interface(%q) = %+v, %v", id, fields(got), ok)
 		}
 	}
 	for _, id := range []string{"eni-0A1B2C3D", "ENI-0a1b2c3d", "eni-a1b2c3d", "eni-000a1b2c3d"} {
@@ -162,22 +201,23 @@ func TestInterfaceSnapshotsAndSwap(t *testing.T) {
 	id := []byte("eni-0a1b2c3d4e5f60718")
 	held, _ := old.Interface(id)
 	cur := newInventory(mk("subnet-new"))
-	if got, _ := cur.Interface(id); got.SubnetID != "subnet-new" {
-		t.Errorf("new inventory: SubnetID = %q, want subnet-new", got.SubnetID)
+	if got, _ := cur.Interface(id); got.SubnetID() != "subnet-new" {
+		t.Errorf("new inventory: SubnetID = %q, want subnet-new", got.SubnetID())
 	}
-	if held.SubnetID != "subnet-old" {
-		t.Errorf("held interface changed: SubnetID = %q", held.SubnetID)
+	if held.SubnetID() != "subnet-old" {
+		t.Errorf("held interface changed: SubnetID = %q", held.SubnetID())
 	}
 	// Later snapshots win within one inventory.
 	merged := newInventory(mk("subnet-a"), mk("subnet-b"))
-	if got, _ := merged.Interface(id); merged.Len() != 1 || got.SubnetID != "subnet-b" {
-		t.Errorf("merged: Len() = %d, SubnetID = %q; want 1, subnet-b", merged.Len(), got.SubnetID)
+	if got, _ := merged.Interface(id); merged.Len() != 1 || got.SubnetID() != "subnet-b" {
+		t.Errorf("merged: Len() = %d, SubnetID = %q; want 1, subnet-b", merged.Len(), got.SubnetID())
 	}
 }
 
-func TestManyInterfacesAcrossChunks(t *testing.T) {
+func TestManyInterfacesAcrossBlocks(t *testing.T) {
+	// Enough ids for several string blocks and a table that is sized once.
 	b := newBuilder(nil)
-	const n = 3*chunkSize + 17
+	const n = 3*blockSize/22 + 17
 	for i := range n {
 		r := rawInterface{NetworkInterfaceID: syntheticENI(uint64(i)), SubnetID: "subnet-x", AvailabilityZone: "us-east-1a"}
 		if err := b.addInterface(&r, ""); err != nil {
@@ -191,8 +231,8 @@ func TestManyInterfacesAcrossChunks(t *testing.T) {
 	for i := range n {
 		id := syntheticENI(uint64(i))
 		got, ok := inv.Interface([]byte(id))
-		if !ok || got.ID != id {
-			t.Fatalf("Interface(%q) = %v, %v", id, got, ok)
+		if !ok || got.ID() != id || got.SubnetID() != "subnet-x" {
+			t.Fatalf("Interface(%q) = %+v, %v", id, fields(got), ok)
 		}
 	}
 }
@@ -231,8 +271,8 @@ func TestSourceRegionWins(t *testing.T) {
 		t.Fatal(err)
 	}
 	inv := newInventory(b.snapshot())
-	if it, _ := inv.Interface([]byte("eni-01")); it.Region != "eu-west-1" {
-		t.Errorf("Region = %q, want the source's eu-west-1", it.Region)
+	if it, _ := inv.Interface([]byte("eni-01")); it.Region() != "eu-west-1" {
+		t.Errorf("Region = %q, want the source's eu-west-1", it.Region())
 	}
 	if sn, _ := inv.Peer([]byte("10.0.0.1")); sn.Region != "us-east-1" {
 		t.Errorf("subnet Region = %q, want us-east-1", sn.Region)
@@ -254,16 +294,19 @@ func TestInterning(t *testing.T) {
 	inv := newInventory(b.snapshot())
 	a, _ := inv.Interface([]byte("eni-01"))
 	c, _ := inv.Interface([]byte("eni-02"))
-	if a.SecurityGroupIDs != "sg-1,sg-2" {
-		t.Errorf("SecurityGroupIDs = %q, want sg-1,sg-2", a.SecurityGroupIDs)
+	if a.SecurityGroupIDs() != "sg-1,sg-2" {
+		t.Errorf("SecurityGroupIDs = %q, want sg-1,sg-2", a.SecurityGroupIDs())
 	}
-	if !reflect.DeepEqual(a.Tags, map[string]string{"team": "a"}) {
-		t.Errorf("Tags = %v", a.Tags)
+	if f := fields(a); !reflect.DeepEqual(f.Tags, map[string]string{"team": "a"}) {
+		t.Errorf("Tags = %v", f.Tags)
 	}
-	if reflect.ValueOf(a.Tags).UnsafePointer() != reflect.ValueOf(c.Tags).UnsafePointer() {
+	if a.rec.tags == 0 || a.rec.tags != c.rec.tags {
 		t.Error("equal tag sets are not shared")
 	}
-	if reflect.ValueOf(a.VpcID).UnsafePointer() != reflect.ValueOf(c.VpcID).UnsafePointer() {
+	if a.rec.place != c.rec.place || a.rec.kind != c.rec.kind {
+		t.Error("equal placement or kind tuples are not shared")
+	}
+	if unsafe.StringData(a.SecurityGroupIDs()) != unsafe.StringData(c.SecurityGroupIDs()) {
 		t.Error("equal strings are not interned")
 	}
 }
@@ -272,15 +315,23 @@ func TestLookupsDoNotAllocate(t *testing.T) {
 	inv := loadTestdata(t)
 	ids := [][]byte{[]byte("eni-0a1b2c3d4e5f60718"), []byte("eni-1a2b3c4d"), []byte("eni-ffff"), []byte("ENI-odd")}
 	addrs := [][]byte{[]byte("10.1.1.77"), []byte("2600:1f18:abcd:1100::99"), []byte("::ffff:10.1.2.9"), []byte("8.8.8.8"), []byte("bogus")}
+	a4, a6 := netip.MustParseAddr("10.1.1.11"), netip.MustParseAddr("2600:1f18:abcd:1100::10")
+	n := 0
 	allocs := testing.AllocsPerRun(100, func() {
 		for _, id := range ids {
-			inv.Interface(id)
+			it, _ := inv.Interface(id)
+			n += len(it.ID()) + len(it.OwnerID()) + len(it.VpcID()) + len(it.SubnetID()) + len(it.AvailabilityZone()) +
+				len(it.AvailabilityZoneID()) + len(it.Region()) + len(it.InstanceID()) + len(it.InterfaceType()) +
+				len(it.Description()) + len(it.RequesterID()) + len(it.SecurityGroupIDs())
+			if v, ok := it.Tag("team"); ok && it.RequesterManaged() == it.HasPrivateIP(a4) && it.HasPrivateIP(a6) {
+				n += len(v)
+			}
 		}
 		for _, a := range addrs {
 			inv.Peer(a)
 		}
 	})
-	if allocs != 0 {
+	if allocs != 0 || n == 0 {
 		t.Errorf("lookups allocate %.1f times per run, want 0", allocs)
 	}
 }
@@ -299,7 +350,10 @@ func TestNilAndEmptyInventory(t *testing.T) {
 	}
 }
 
-// eniKeyScalar is the plain reference for eniKey.
+// eniKeyScalar is the plain reference for eniKey: the value of the digits,
+// except that the last 16 of 17 digits are kept as interleaved nibbles
+// (digit k of the first eight in bits 8k..8k+3, of the last eight in bits
+// 8k+4..8k+7).
 func eniKeyScalar(id string) (lo uint64, hi uint32, ok bool) {
 	n := len(id) - 4
 	if n < 1 || n > 17 || id[:4] != "eni-" {
@@ -310,11 +364,16 @@ func eniKeyScalar(id string) (lo uint64, hi uint32, ok bool) {
 		if d > 15 {
 			return 0, 0, false
 		}
-		if i == 4 && n == 17 {
+		switch k := i - 5; {
+		case n != 17:
+			lo = lo<<4 | uint64(d)
+		case k < 0:
 			hi = uint32(d)
-			continue
+		case k < 8:
+			lo |= uint64(d) << (8 * k)
+		default:
+			lo |= uint64(d) << (8*(k-8) + 4)
 		}
-		lo = lo<<4 | uint64(d)
 	}
 	return lo, hi | uint32(n)<<8, true
 }
@@ -345,14 +404,24 @@ func FuzzENIKey(f *testing.F) {
 	})
 }
 
-func TestENIIndexGrows(t *testing.T) {
+// tableEntry is a keyed entry whose record is just a marker, for table tests.
+func tableEntry(t *testing.T, id string, mark uint32) (eniEntry, string) {
+	t.Helper()
+	lo, hi, ok := eniKey([]byte(id))
+	if !ok {
+		return eniEntry{s: eniSlot{inst: mark}, id: mark}, id
+	}
+	return eniEntry{s: eniSlot{lo: lo, hi: uint16(hi) | addrInline4<<addrModeShift, inst: mark}, id: mark}, ""
+}
+
+func TestENITableGrows(t *testing.T) {
 	// Start far too small: insertion must grow the table and keep every id.
-	x := newENIIndex(1)
+	x := newENITable(1)
 	const n = 5000
 	for i := range n {
-		x.insert(syntheticENI(uint64(i)), uint32(i))
+		x.insert(tableEntry(t, syntheticENI(uint64(i)), uint32(i)))
 	}
-	x.insert(syntheticENI(7), 70) // replace
+	x.insert(tableEntry(t, syntheticENI(7), 70)) // replace
 	if x.n != n {
 		t.Fatalf("n = %d, want %d", x.n, n)
 	}
@@ -361,28 +430,147 @@ func TestENIIndexGrows(t *testing.T) {
 		if i == 7 {
 			want = 70
 		}
-		if ref, ok := x.lookup([]byte(syntheticENI(uint64(i)))); !ok || ref != want {
-			t.Fatalf("lookup(%d) = %d, %v", i, ref, ok)
+		s, pos := x.lookup([]byte(syntheticENI(uint64(i))))
+		if s == nil || s.inst != want || x.idAt(pos) != want || s.addrMode() != addrInline4 {
+			t.Fatalf("lookup(%d) = %+v at %d", i, s, pos)
 		}
 	}
-	if _, ok := x.lookup([]byte(syntheticENI(n + 1))); ok {
+	if s, _ := x.lookup([]byte(syntheticENI(n + 1))); s != nil {
 		t.Error("found an id never inserted")
 	}
 }
 
-func TestENIIndexSameLowBits(t *testing.T) {
+func TestENITableSameLowBits(t *testing.T) {
 	// Ids whose low 64 bits agree but whose length or top digit differ.
-	x := newENIIndex(8)
-	ids := []string{"eni-a", "eni-0a", "eni-000000000000000a", "eni-1000000000000000a", "eni-f000000000000000a", "eni-0000000a"}
+	x := newENITable(8)
+	lo17, _, _ := eniKey([]byte("eni-1000000000000000a"))
+	ids := []string{"eni-a", "eni-0a", "eni-000000000000000a", "eni-1000000000000000a", "eni-f000000000000000a", "eni-0000000a",
+		fmt.Sprintf("eni-%016x", lo17)} // 16 digits whose value is a 17-digit key
 	for i, id := range ids {
-		x.insert(id, uint32(i))
+		x.insert(tableEntry(t, id, uint32(i)))
 	}
 	for i, id := range ids {
-		if ref, ok := x.lookup([]byte(id)); !ok || ref != uint32(i) {
-			t.Errorf("lookup(%q) = %d, %v; want %d", id, ref, ok, i)
+		if s, _ := x.lookup([]byte(id)); s == nil || s.inst != uint32(i) {
+			t.Errorf("lookup(%q) = %+v; want %d", id, s, i)
 		}
 	}
-	if _, ok := x.lookup([]byte("eni-2000000000000000a")); ok {
+	if s, _ := x.lookup([]byte("eni-2000000000000000a")); s != nil {
 		t.Error("found an id never inserted")
+	}
+}
+
+func TestENITableFull(t *testing.T) {
+	// Filled to its sizing load, every entry stays reachable and the table
+	// does not grow; the odd map takes what has no key.
+	const n = 100_000
+	x := newENITable(n)
+	slots := len(x.slots)
+	for i := range n {
+		x.insert(tableEntry(t, syntheticENI(uint64(i)), uint32(i)))
+	}
+	x.insert(tableEntry(t, "ENI-odd", 1<<30))
+	if len(x.slots) != slots {
+		t.Errorf("table grew from %d to %d slots", slots, len(x.slots))
+	}
+	if x.n != n+1 {
+		t.Fatalf("n = %d, want %d", x.n, n+1)
+	}
+	for i := range n {
+		if s, _ := x.lookup([]byte(syntheticENI(uint64(i)))); s == nil || s.inst != uint32(i) {
+			t.Fatalf("lookup(%d) = %+v", i, s)
+		}
+	}
+	if s, pos := x.lookup([]byte("ENI-odd")); s == nil || s.inst != 1<<30 || pos&oddPos == 0 || x.idAt(pos) != 1<<30 {
+		t.Errorf("odd id: %+v at %x", s, pos)
+	}
+	count := 0
+	x.each(func(eniEntry, string) { count++ })
+	if count != n+1 {
+		t.Errorf("each visited %d entries, want %d", count, n+1)
+	}
+}
+
+func TestInterfacesBatch(t *testing.T) {
+	// The batch lookup agrees with Interface for every kind of id, across
+	// group boundaries, on single-source, merged and empty inventories.
+	b := newBuilder([]string{"team"})
+	var ids [][]byte
+	for i := range 3*batchGroup + 5 {
+		id := syntheticENI(uint64(i))
+		if i%4 == 0 {
+			id = fmt.Sprintf("eni-%08x", i) // short legacy form
+		}
+		r := rawInterface{NetworkInterfaceID: id, SubnetID: fmt.Sprintf("subnet-%d", i), AvailabilityZone: "us-east-1a"}
+		if err := b.addInterface(&r, ""); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, []byte(id), []byte(syntheticENI(uint64(i+1_000_000))))
+	}
+	for _, id := range []string{"ENI-odd", "", "eni-", "eni-0A1B2C3D4E5F60718", "eni-0a1b2c3d4e5f6071g", "eni-0a1b2c3d4e5f607189"} {
+		ids = append(ids, []byte(id))
+	}
+	if err := b.addInterface(&rawInterface{NetworkInterfaceID: "ENI-odd", SubnetID: "subnet-odd"}, "us-east-1"); err != nil {
+		t.Fatal(err)
+	}
+	snap := b.snapshot()
+	single := newInventory(snap)
+	merged := newInventory(loadTestdataSnapshot(t), snap)
+	if len(merged.pools) != 2 {
+		t.Fatalf("merged inventory has %d pools", len(merged.pools))
+	}
+	for _, tt := range []struct {
+		name string
+		inv  *Inventory
+	}{{"single", single}, {"merged", merged}, {"empty", &Inventory{}}, {"nil", nil}} {
+		t.Run(tt.name, func(t *testing.T) {
+			out := make([]Interface, len(ids))
+			found := tt.inv.Interfaces(ids, out)
+			want := 0
+			for i, id := range ids {
+				it, ok := tt.inv.Interface(id)
+				if ok {
+					want++
+				}
+				if out[i].IsZero() == ok || !reflect.DeepEqual(fields(out[i]), fields(it)) {
+					t.Errorf("%q: batch %+v, single %+v, %v", id, fields(out[i]), fields(it), ok)
+				}
+			}
+			if found != want || (tt.inv.Len() > 0 && found == 0) {
+				t.Errorf("found %d, want %d", found, want)
+			}
+		})
+	}
+}
+
+// loadTestdataSnapshot reads testdata/interfaces and testdata/subnets.
+func loadTestdataSnapshot(t *testing.T) *snapshot {
+	t.Helper()
+	snap, err := loadFiles([]string{"testdata/interfaces"}, []string{"testdata/subnets"}, testTagKeys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return snap
+}
+
+func TestMergedTableSizedForDistinctIDs(t *testing.T) {
+	// Two sources describing the same interfaces: the merged table is sized
+	// for the distinct ids, and the later source wins for each.
+	mk := func(subnet string) *snapshot {
+		b := newBuilder(nil)
+		for i := range 1000 {
+			if err := b.addInterface(&rawInterface{NetworkInterfaceID: syntheticENI(uint64(i)), SubnetID: subnet}, "us-east-1"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return b.snapshot()
+	}
+	inv := newInventory(mk("subnet-a"), mk("subnet-b"))
+	if inv.Len() != 1000 || len(inv.table.slots) != len(newENITable(1000).slots) {
+		t.Errorf("Len() = %d in %d slots; want 1000 in %d", inv.Len(), len(inv.table.slots), len(newENITable(1000).slots))
+	}
+	for i := range 1000 {
+		if it, ok := inv.Interface([]byte(syntheticENI(uint64(i)))); !ok || it.SubnetID() != "subnet-b" {
+			t.Fatalf("interface %d: %+v, %v", i, fields(it), ok)
+		}
 	}
 }

@@ -60,6 +60,8 @@ func (c *Config) validate() error {
 		return fmt.Errorf("negative refresh interval %s", c.RefreshInterval)
 	case c.PollInterval < 0:
 		return fmt.Errorf("negative poll interval %s", c.PollInterval)
+	case 1+len(c.Regions)*max(1, len(c.RoleARNs)) > maxSnapshots:
+		return fmt.Errorf("%d EC2 targets (regions × roles), more than %d", len(c.Regions)*max(1, len(c.RoleARNs)), maxSnapshots-1)
 	}
 	if c.RefreshInterval == 0 {
 		c.RefreshInterval = DefaultRefreshInterval

@@ -98,7 +98,7 @@ func subnetOf(t *testing.T, inv *Inventory, id string) string {
 	if !ok {
 		return ""
 	}
-	return it.SubnetID
+	return it.SubnetID()
 }
 
 func TestManagerReload(t *testing.T) {
@@ -286,8 +286,8 @@ func TestManagerConcurrentReaders(t *testing.T) {
 				default:
 				}
 				it, ok := m.Current().Interface(id)
-				if !ok || !strings.HasPrefix(it.SubnetID, "subnet-") {
-					t.Errorf("reader saw %v, %v", it, ok)
+				if !ok || !strings.HasPrefix(it.SubnetID(), "subnet-") {
+					t.Errorf("reader saw %+v, %v", fields(it), ok)
 					return
 				}
 			}
@@ -314,6 +314,7 @@ func TestConfigValidation(t *testing.T) {
 		{"roles without regions", Config{InterfaceFiles: []string{"x"}, RoleARNs: []string{"arn:aws:iam::1:role/r"}}, "need at least one region"},
 		{"negative refresh", Config{Regions: []string{"us-east-1"}, RefreshInterval: -time.Second}, "negative refresh interval"},
 		{"negative poll", Config{InterfaceFiles: []string{"x"}, PollInterval: -time.Second}, "negative poll interval"},
+		{"too many EC2 targets", Config{Regions: make([]string, 300), RoleARNs: make([]string, 300)}, "90000 EC2 targets"},
 		{"files only", Config{InterfaceFiles: []string{"x"}}, ""},
 		{"subnets only", Config{SubnetFiles: []string{"x"}}, ""},
 		{"regions only", Config{Regions: []string{"us-east-1"}}, ""},

@@ -304,7 +304,7 @@ func TestEC2Source(t *testing.T) {
 		t.Fatalf("Len() = %d, Subnets() = %d; want 2, 2", inv.Len(), inv.Subnets())
 	}
 	got, _ := inv.Interface([]byte("eni-0a1b2c3d4e5f60718"))
-	want := &Interface{
+	want := &ifaceFields{
 		ID: "eni-0a1b2c3d4e5f60718", OwnerID: "111122223333", VpcID: "vpc-0123456789abcdef0",
 		SubnetID: "subnet-0aa11bb22cc33dd44", AvailabilityZone: "eu-west-1a", AvailabilityZoneID: "use1-az4",
 		Region: "eu-west-1", InstanceID: "i-0c50d5961bcb2d47b", InterfaceType: "interface",
@@ -315,12 +315,12 @@ func TestEC2Source(t *testing.T) {
 			netip.MustParseAddr("10.1.1.10"), netip.MustParseAddr("10.1.1.11"), netip.MustParseAddr("2600:1f18:abcd:1100::10"),
 		},
 	}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("interface =\n%+v\nwant\n%+v", got, want)
+	if f := fields(got); !reflect.DeepEqual(f, want) {
+		t.Errorf("interface =\n%+v\nwant\n%+v", f, want)
 	}
-	nat, _ := inv.Interface([]byte("eni-0bbbb1111cccc2222"))
-	if nat == nil || !nat.RequesterManaged || nat.InstanceID != "" || nat.InterfaceType != "natGateway" || nat.RequesterID != "AROAXAMPLE0NATGW000000:natgw" {
-		t.Errorf("NAT interface = %+v", nat)
+	nat, ok := inv.Interface([]byte("eni-0bbbb1111cccc2222"))
+	if !ok || !nat.RequesterManaged() || nat.InstanceID() != "" || nat.InterfaceType() != "natGateway" || nat.RequesterID() != "AROAXAMPLE0NATGW000000:natgw" {
+		t.Errorf("NAT interface = %+v", fields(nat))
 	}
 	for addr, want := range map[string]string{"10.1.1.99": "subnet-0aa11bb22cc33dd44", "2600:1f18:abcd:1100::1": "subnet-0aa11bb22cc33dd44", "10.1.2.1": "subnet-0bb22cc33dd44ee55"} {
 		if sn, ok := inv.Peer([]byte(addr)); !ok || sn.ID != want || sn.Region != "eu-west-1" {
@@ -371,8 +371,8 @@ func TestEC2AssumeRole(t *testing.T) {
 		t.Fatal(err)
 	}
 	it, ok := m.Current().Interface([]byte("eni-0a1b2c3d4e5f60718"))
-	if !ok || it.OwnerID != "444455556666" || it.Region != "us-west-2" {
-		t.Errorf("interface = %+v, %v; want the assumed account's", it, ok)
+	if !ok || it.OwnerID() != "444455556666" || it.Region() != "us-west-2" {
+		t.Errorf("interface = %+v, %v; want the assumed account's", fields(it), ok)
 	}
 	calls := f.callLog()
 	if len(calls) == 0 || !strings.HasPrefix(calls[0], "AKIDBASEEXAMPLE00001 us-west-2 AssumeRole") {
