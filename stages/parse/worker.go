@@ -2,16 +2,41 @@ package parse
 
 import (
 	"bytes"
+	"cmp"
+	"slices"
 	"unsafe"
 
 	"flowlake/schema"
 )
 
+// enrichBatch is how many parsed records wait to be enriched together:
+// batch lookups overlap the inventory's cache misses.
+const enrichBatch = 64
+
+// pending is a parsed record waiting for enrichment and placement.
+type pending struct {
+	rec    schema.Record
+	m      *Message
+	lineNo int32
+	line   []byte
+	format *schema.Format
+	owner  []byte
+	evTime int64
+}
+
+// BatchEnricher is an Enricher that can also enrich many records at once,
+// which lets lookups overlap their memory latency.
+type BatchEnricher interface {
+	Enricher
+	EnrichBatch(rs []*schema.Record)
+}
+
 // worker holds one goroutine's scratch state.
 type worker struct {
 	p       *Pool
 	dec     decoder
-	rec     schema.Record
+	pend    []pending
+	ptrs    []*schema.Record
 	parsers map[*schema.Format]*schema.Parser
 	intern  map[string]string
 	headers map[string]*schema.Format // header line -> format, this worker's cache
@@ -23,8 +48,14 @@ type worker struct {
 }
 
 func (p *Pool) newWorker() *worker {
+	n := 1
+	if p.cfg.Enrichment.Enabled && p.enricher != nil {
+		n = enrichBatch
+	}
 	return &worker{
 		p:       p,
+		pend:    make([]pending, 0, n),
+		ptrs:    make([]*schema.Record, 0, n),
 		dec:     decoder{maxBytes: p.cfg.MaxMessageBytes},
 		parsers: make(map[*schema.Format]*schema.Parser),
 		intern:  make(map[string]string),
@@ -64,10 +95,20 @@ func (w *worker) process(c *Chunk) {
 		c.Stats.Bytes += int64(len(m.Value))
 		w.message(c, m)
 	}
+	w.flush(c)
+	// Placement after batched enrichment can add dead letters out of
+	// order; the batcher and the dead-letter watermark need them sorted.
+	slices.SortStableFunc(c.Dead, func(a, b DeadLetter) int {
+		return cmp.Or(cmp.Compare(a.Offset, b.Offset), cmp.Compare(a.Line, b.Line))
+	})
 }
 
 func (w *worker) message(c *Chunk, m *Message) {
 	d, err := w.dec.decode(m.Value)
+	if d.envelope != EnvelopeText {
+		// Pending records alias decoded bytes the next message reuses.
+		defer w.flush(c)
+	}
 	if err != nil {
 		w.dead(c, m, 0, schema.ReasonBadEnvelope, err.Error(), m.Value)
 		return
@@ -144,17 +185,50 @@ func (w *worker) headerFormat(line []byte) (*schema.Format, error) {
 	return f, nil
 }
 
-// line parses, enriches and places one record.
+// line parses one record and queues it for enrichment and placement.
 func (w *worker) line(c *Chunk, m *Message, lineNo int32, line []byte, format *schema.Format, owner []byte, evTime int64) {
-	r := &w.rec
-	if err := w.parser(format).Parse(line, r); err != nil {
+	w.pend = w.pend[:len(w.pend)+1]
+	pd := &w.pend[len(w.pend)-1]
+	if err := w.parser(format).Parse(line, &pd.rec); err != nil {
+		w.pend = w.pend[:len(w.pend)-1]
 		pe := err.(*schema.ParseError)
 		w.dead(c, m, lineNo, pe.Reason, pe.Error(), line)
 		return
 	}
-	if w.p.cfg.Enrichment.Enabled && w.p.enricher != nil {
-		w.p.enricher.Enrich(r)
+	pd.m, pd.lineNo, pd.line, pd.format, pd.owner, pd.evTime = m, lineNo, line, format, owner, evTime
+	if len(w.pend) == cap(w.pend) {
+		w.flush(c)
 	}
+}
+
+// flush enriches the queued records, in one batch when the enricher can,
+// and places them.
+func (w *worker) flush(c *Chunk) {
+	if len(w.pend) == 0 {
+		return
+	}
+	if w.p.cfg.Enrichment.Enabled && w.p.enricher != nil {
+		if be, ok := w.p.enricher.(BatchEnricher); ok {
+			w.ptrs = w.ptrs[:0]
+			for i := range w.pend {
+				w.ptrs = append(w.ptrs, &w.pend[i].rec)
+			}
+			be.EnrichBatch(w.ptrs)
+		} else {
+			for i := range w.pend {
+				w.p.enricher.Enrich(&w.pend[i].rec)
+			}
+		}
+	}
+	for i := range w.pend {
+		pd := &w.pend[i]
+		w.place(c, pd.m, pd.lineNo, pd.line, &pd.rec, pd.owner, pd.evTime, pd.format)
+	}
+	w.pend = w.pend[:0]
+}
+
+// place puts one parsed record in its group's block.
+func (w *worker) place(c *Chunk, m *Message, lineNo int32, line []byte, r *schema.Record, owner []byte, evTime int64, format *schema.Format) {
 	var t int64
 	switch {
 	case r.IsSet(schema.Start):
