@@ -27,8 +27,12 @@ type partition struct {
 	skipUntil int64
 
 	inflight chan error // result of the running round, nil when none
-	want     bool       // a round is due but another one is running
-	open     int        // open batches last reported to the gauge
+	// roundCtx is what rounds run under; cancelRounds ends it at the stop
+	// deadline (see stop).
+	roundCtx     context.Context
+	cancelRounds context.CancelFunc
+	want         bool // a round is due but another one is running
+	open         int  // open batches last reported to the gauge
 }
 
 // syncOpen reports the change in open batches to the gauge.
@@ -54,8 +58,21 @@ func (p *Pipeline) handle(ctx context.Context, a *source.Assignment) error {
 	if start >= 0 && prog.next < start {
 		prog.next = start
 	}
+	// Waiting to join the group is not idleness: count from the assignment.
+	p.lastData.Store(time.Now().UnixNano())
+	p.assigned.Store(true)
 	logger.Info("partition started", "committed", a.Committed, "checkpoint", prog.next, "resume", start, "durable_keys", len(prog.durable))
+	if found && prog.next >= 0 && prog.next > a.Committed {
+		// A crash between a checkpoint and its Kafka commit leaves the
+		// commit behind; bring it up to the checkpoint now, or it stays
+		// behind (and lag alerts fire) until the partition gets records.
+		if err := a.Commit(prog.next); err != nil {
+			logger.Debug("kafka offset commit failed", "offset", prog.next, "err", err)
+		}
+	}
 	pt := &partition{p: p, a: a, logger: logger, batcher: batch.New(p.cfg.Batch, start), prog: prog, skip: prog.skip()}
+	pt.roundCtx, pt.cancelRounds = context.WithCancel(p.hardCtx)
+	defer pt.cancelRounds()
 	if pt.skip != nil {
 		pt.skipUntil = pt.skip.Dead.Offset
 		for _, pos := range pt.skip.Groups {
@@ -110,7 +127,12 @@ func (pt *partition) run(ctx context.Context, start int64) error {
 				return pt.stop(ctx)
 			}
 			pt.merge(f)
-			if pt.want || pt.batcher.Size() > 0 && p.overBudget() {
+			if pt.batcher.Size() > 0 && p.overBudget() {
+				// Over the memory budget: flush now, and read no more
+				// while a round is still running (want pauses reading).
+				pt.want = true
+			}
+			if pt.want {
 				pt.maybeRound(time.Now(), false)
 			}
 		case <-tick.C:
@@ -156,37 +178,60 @@ func (pt *partition) maybeRound(now time.Time, stop bool) {
 	}
 	done := make(chan error, 1)
 	pt.inflight = done
-	// Rounds run under the hard-stop context: they survive a revoke or a soft
-	// stop (which wait for them) and end only on a hard stop.
-	go func() { done <- pt.p.runRound(pt.p.hardCtx, pt, r) }()
+	// Rounds survive the end of the generation (a revoke or a soft stop
+	// waits for them) but not the stop deadline nor a hard stop.
+	pt.p.rounds.Add(1)
+	go func() {
+		defer pt.p.rounds.Add(-1)
+		done <- pt.p.runRound(pt.roundCtx, pt, r)
+	}()
 }
 
 // stop ends the partition after a revoke or a soft stop: it waits for the
 // running round, flushes every open batch in a last round and commits.
+//
+// Once the generation has ended this member no longer heartbeats, so after
+// the session timeout the coordinator may give the partition to another
+// member, which resumes from the last checkpoint. Anything this member
+// wrote after that would race the new owner, so all of the work here, the
+// running round included, is cancelled at the stop deadline, which stays
+// well inside the session timeout. Abandoned records are re-read by the
+// next owner.
 func (pt *partition) stop(ctx context.Context) error {
 	p := pt.p
+	deadline := time.AfterFunc(p.stopTimeout(), pt.cancelRounds)
+	defer deadline.Stop()
+	defer pt.cancelRounds()
 	if pt.inflight != nil {
-		if err := <-pt.inflight; err != nil {
-			return pt.fail(ctx, err)
-		}
+		err := <-pt.inflight
 		pt.inflight = nil
+		if err != nil {
+			return pt.abandoned(ctx, err)
+		}
 	}
 	r := pt.batcher.Due(time.Now(), false, true)
 	pt.syncOpen()
 	if r == nil {
 		return nil
 	}
-	sctx, cancel := context.WithTimeout(p.hardCtx, p.cfg.StopTimeout)
-	defer cancel()
-	if err := p.runRound(sctx, pt, r); err != nil {
-		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-			pt.logger.Warn("final flush did not finish; its records will be re-read from the last checkpoint", "err", err)
-			return nil
-		}
-		return pt.fail(ctx, err)
+	if err := p.runRound(pt.roundCtx, pt, r); err != nil {
+		return pt.abandoned(ctx, err)
 	}
 	pt.logger.Info("partition stopped", "next_offset", pt.prog.next)
 	return nil
+}
+
+// abandoned reports a round that the stop deadline or a hard stop cut
+// short (harmless: the records are re-read), or a real failure.
+func (pt *partition) abandoned(ctx context.Context, err error) error {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		pt.logger.Warn("flush abandoned at the stop deadline; its records will be re-read from the last checkpoint", "err", err)
+		if pt.p.stopping.Load() {
+			pt.p.incomplete.Add(1)
+		}
+		return nil
+	}
+	return pt.fail(ctx, err)
 }
 
 func (pt *partition) fail(ctx context.Context, err error) error {

@@ -44,7 +44,10 @@ type Config struct {
 	FlushConcurrency int
 	// TickInterval is how often age and hour limits are checked.
 	TickInterval time.Duration
-	// StopTimeout bounds the final flush on shutdown or revoke.
+	// StopTimeout bounds the work after a revoke or a soft stop (waiting for
+	// the running flush, then the final flush). It is capped at two thirds
+	// of the session timeout: past that another member may own the
+	// partition.
 	StopTimeout time.Duration
 	// ExitWhenIdle stops the pipeline cleanly once no message arrived for this
 	// long (0 = never).
@@ -123,6 +126,13 @@ type Pipeline struct {
 	fetchBudget *budget
 	buffered    atomic.Int64
 	lastData    atomic.Int64
+	assigned    atomic.Bool
+	// rounds counts flush rounds running; a pipeline with one is not idle.
+	rounds atomic.Int64
+	// stopping is set once the pipeline itself stops (not a revoke), and
+	// incomplete counts partitions whose final flush it had to abandon.
+	stopping    atomic.Bool
+	incomplete  atomic.Int64
 	encodeSlots chan struct{}
 	buffers     sync.Pool
 
@@ -211,11 +221,26 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	if p.cfg.ProgressInterval > 0 {
 		go p.progressLoop(runCtx)
 	}
+	stopAfter := context.AfterFunc(runCtx, func() { p.stopping.Store(true) })
+	defer stopAfter()
 	err := p.source.Run(runCtx, p.handle)
 	stopPool()
 	_ = g.Wait()
 	p.logSummary()
+	if n := p.incomplete.Load(); err == nil && n > 0 {
+		err = fmt.Errorf("%w: %d partitions could not flush before the stop deadline; their records will be re-read on the next start", ErrIncomplete, n)
+	}
 	return err
+}
+
+// ErrIncomplete is returned by Run when the final flush of some partition
+// did not finish (the sink was failing): nothing is lost, but the output is
+// not complete and the next start re-reads those records.
+var ErrIncomplete = errors.New("stopped with unflushed records")
+
+// stopTimeout is how long a partition may work after its generation ended.
+func (p *Pipeline) stopTimeout() time.Duration {
+	return min(p.cfg.StopTimeout, p.cfg.Source.SessionTimeout*2/3)
 }
 
 func (p *Pipeline) overBudget() bool { return p.buffered.Load() > p.cfg.MemoryBytes }
@@ -228,7 +253,19 @@ func (p *Pipeline) idleWatch(ctx context.Context, stop context.CancelFunc) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if time.Since(time.Unix(0, p.lastData.Load())) >= p.cfg.ExitWhenIdle {
+			limit := p.cfg.ExitWhenIdle
+			if !p.assigned.Load() {
+				// A restarted member may wait up to a session timeout for
+				// its old membership to expire before it gets partitions.
+				limit += p.cfg.Source.SessionTimeout
+			}
+			if p.rounds.Load() > 0 {
+				// Flushes are running (perhaps retrying a failing sink):
+				// the work is not done, whatever the topic says.
+				p.lastData.Store(time.Now().UnixNano())
+				continue
+			}
+			if time.Since(time.Unix(0, p.lastData.Load())) >= limit {
 				p.logger.Info("no new records; stopping", "idle_for", p.cfg.ExitWhenIdle)
 				stop()
 				return
