@@ -13,13 +13,15 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"flowlake/schema"
+	"flowlake/stages/batch"
+	"flowlake/stages/encode"
 	"flowlake/stages/sink"
 	"flowlake/stages/source"
 )
 
 // Config is flowlake's whole configuration.
 type Config struct {
-	Kafka   Kafka             `yaml:"kafka"`
+	Kafka   source.Config     `yaml:"kafka"`
 	Format  string            `yaml:"format"`
 	Formats map[string]string `yaml:"formats"`
 	// AllowNewerFields accepts post-v8 fields in formats and headers.
@@ -29,8 +31,8 @@ type Config struct {
 	FlowLogID        string        `yaml:"flow_log_id"`
 	Sink             Sink          `yaml:"sink"`
 	DLQ              string        `yaml:"dlq"`
-	Batch            Batch         `yaml:"batch"`
-	Parquet          Parquet       `yaml:"parquet"`
+	Batch            batch.Config  `yaml:"batch"`
+	Parquet          encode.Config `yaml:"parquet"`
 	Memory           Memory        `yaml:"memory"`
 	Enrich           Enrich        `yaml:"enrich"`
 	ExitWhenIdle     time.Duration `yaml:"exit_when_idle"`
@@ -43,28 +45,6 @@ type Config struct {
 	Embedded bool `yaml:"embedded"`
 	// EmbeddedRecords is how many records the embedded demo generates.
 	EmbeddedRecords int `yaml:"embedded_records"`
-}
-
-// Kafka configures the consumer.
-type Kafka struct {
-	Brokers          []string      `yaml:"brokers"`
-	Topic            string        `yaml:"topic"`
-	Group            string        `yaml:"group"`
-	StartOffset      string        `yaml:"start_offset"`
-	FetchMaxBytes    int           `yaml:"fetch_max_bytes"`
-	FetchMaxWait     time.Duration `yaml:"fetch_max_wait"`
-	SessionTimeout   time.Duration `yaml:"session_timeout"`
-	RebalanceTimeout time.Duration `yaml:"rebalance_timeout"`
-	TLS              bool          `yaml:"tls"`
-	// SASL is plain, scram-sha-256, scram-sha-512 or aws-msk-iam.
-	SASL     string        `yaml:"sasl"`
-	Username string        `yaml:"username"`
-	Password source.Secret `yaml:"password"`
-}
-
-// Auth returns the Kafka TLS and SASL settings.
-func (k Kafka) Auth() source.Auth {
-	return source.Auth{TLS: k.TLS, SASL: k.SASL, Username: k.Username, Password: k.Password}
 }
 
 // Sink configures where files go.
@@ -86,21 +66,6 @@ type S3 struct {
 	MultipartThreshold int64         `yaml:"multipart_threshold"`
 	PartSize           int64         `yaml:"part_size"`
 	RequestTimeout     time.Duration `yaml:"request_timeout"`
-}
-
-// Batch holds the flush limits.
-type Batch struct {
-	MaxRows        int           `yaml:"max_rows"`
-	MaxBytes       int           `yaml:"max_bytes"`
-	MaxAge         time.Duration `yaml:"max_age"`
-	Grace          time.Duration `yaml:"grace"`
-	MaxDeadLetters int           `yaml:"max_dead_letters"`
-}
-
-// Parquet configures file encoding.
-type Parquet struct {
-	Codec       string `yaml:"codec"`
-	DashStrings bool   `yaml:"dash_strings"`
 }
 
 // Memory bounds buffers.
@@ -127,14 +92,14 @@ func (e Enrich) Enabled() bool { return len(e.ENIInventory) > 0 || len(e.Regions
 // Default returns the defaults.
 func Default() Config {
 	return Config{
-		Kafka:            Kafka{Topic: "vpc-flow-logs", Group: "flowlake", StartOffset: "earliest", FetchMaxBytes: 4 << 20, FetchMaxWait: 500 * time.Millisecond, SessionTimeout: 30 * time.Second, RebalanceTimeout: 60 * time.Second},
+		Kafka:            source.Config{Topic: "vpc-flow-logs", Group: "flowlake", StartOffset: "earliest", FetchMaxBytes: 4 << 20, FetchMaxWait: 500 * time.Millisecond, SessionTimeout: 30 * time.Second, RebalanceTimeout: 60 * time.Second, HeartbeatInterval: 3 * time.Second},
 		Format:           schema.DefaultFormatText,
 		Region:           "us-east-1",
 		Account:          "unknown",
 		FlowLogID:        "fl-0000000000000000",
 		Sink:             Sink{URL: "file://./data", S3: S3{Checksum: "CRC64NVME", MultipartThreshold: 64 << 20, PartSize: 16 << 20, RequestTimeout: 2 * time.Minute}},
-		Batch:            Batch{MaxRows: 1_000_000, MaxBytes: 128 << 20, MaxAge: 5 * time.Minute, Grace: 10 * time.Minute, MaxDeadLetters: 10_000},
-		Parquet:          Parquet{Codec: "zstd"},
+		Batch:            batch.Defaults,
+		Parquet:          encode.Config{Codec: "zstd"},
 		Memory:           Memory{MaxBufferedBytes: 1 << 30, FetchBufferBytes: 128 << 20},
 		Enrich:           Enrich{RefreshInterval: 5 * time.Minute, PollInterval: 10 * time.Second},
 		MetricsAddr:      "",
@@ -188,7 +153,7 @@ func (c *Config) Validate() error {
 	if c.Kafka.Group == "" {
 		return invalid("--group", "required")
 	}
-	if err := c.Kafka.Auth().Validate(); err != nil {
+	if err := c.Kafka.Auth.Validate(); err != nil {
 		return invalid("--kafka-sasl", "%v", err)
 	}
 	if c.Kafka.StartOffset != "earliest" && c.Kafka.StartOffset != "latest" {

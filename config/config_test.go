@@ -2,8 +2,8 @@ package config
 
 import (
 	"errors"
-	"fmt"
 	"flag"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -155,7 +155,7 @@ func TestSecretsDoNotPrint(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if string(c.Kafka.Password) != "hunter2" {
+	if string(c.Kafka.Auth.Password) != "hunter2" {
 		t.Fatalf("password not read from the environment")
 	}
 	for _, s := range []string{fmt.Sprintf("%v", c.Kafka), fmt.Sprintf("%+v", c), fmt.Sprintf("%#v", c.Kafka)} {

@@ -15,12 +15,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"flowlake/config"
-	"flowlake/stages/batch"
 	"flowlake/stages/deadletter"
-	"flowlake/stages/encode"
 	"flowlake/stages/parse"
 	"flowlake/stages/sink"
-	"flowlake/stages/source"
 )
 
 // NewLogger returns a slog logger writing text or JSON at level.
@@ -64,13 +61,10 @@ func PipelineConfig(c *config.Config) (Config, error) {
 		return Config{}, err
 	}
 	return Config{
-		Source: source.Config{Brokers: c.Kafka.Brokers, Topic: c.Kafka.Topic, Group: c.Kafka.Group, StartOffset: c.Kafka.StartOffset,
-			FetchMaxBytes: c.Kafka.FetchMaxBytes, FetchMaxWait: c.Kafka.FetchMaxWait, SessionTimeout: c.Kafka.SessionTimeout,
-			RebalanceTimeout: c.Kafka.RebalanceTimeout, Auth: c.Kafka.Auth()},
-		Parse: parse.Config{Format: format, Formats: formats, AllowNewerFields: c.AllowNewerFields, Region: c.Region, Account: c.Account},
-		Batch: batch.Config{MaxRows: c.Batch.MaxRows, MaxBytes: c.Batch.MaxBytes, MaxAge: c.Batch.MaxAge, Grace: c.Batch.Grace,
-			MaxDeadLetters: c.Batch.MaxDeadLetters},
-		Encode:           encode.Config{Codec: c.Parquet.Codec, DashStrings: c.Parquet.DashStrings},
+		Source:           c.Kafka,
+		Parse:            parse.Config{Format: format, Formats: formats, AllowNewerFields: c.AllowNewerFields, Region: c.Region, Account: c.Account},
+		Batch:            c.Batch,
+		Encode:           c.Parquet,
 		FlowLogID:        c.FlowLogID,
 		MemoryBytes:      c.Memory.MaxBufferedBytes,
 		FetchBufferBytes: c.Memory.FetchBufferBytes,
@@ -107,7 +101,6 @@ func Build(ctx context.Context, c *config.Config, logger *slog.Logger) (*App, er
 	if err != nil {
 		return nil, err
 	}
-	pcfg.Source.Brokers = c.Kafka.Brokers
 	out, err := sink.Open(ctx, c.Sink.URL, S3Config(c), logger.With("stage", "sink"), reg)
 	if err != nil {
 		return nil, fmt.Errorf("open sink: %w", err)
@@ -151,7 +144,7 @@ func openDLQ(ctx context.Context, c *config.Config, logger *slog.Logger, reg pro
 		return nil, nil, err
 	}
 	if d.Topic != "" {
-		tr, err := c.Kafka.Auth().Transport(ctx)
+		tr, err := c.Kafka.Auth.Transport(ctx)
 		if err != nil {
 			return nil, nil, fmt.Errorf("dead-letter producer: %w", err)
 		}
