@@ -76,6 +76,13 @@ func (f *Fetcher) Fetch(ctx context.Context, buf []parse.Message) ([]parse.Messa
 			return out, nil
 		}
 		if errors.Is(err, kafka.OffsetOutOfRange) {
+			// The failed batch leaves the connection unusable: ask on a
+			// fresh one where the partition starts and ends.
+			f.Close()
+			if cerr := f.connect(ctx); cerr != nil {
+				f.backoff(ctx, "connect to partition leader", cerr)
+				continue
+			}
 			first, last, oerr := f.conn.ReadOffsets()
 			if oerr != nil {
 				f.Close()

@@ -1,0 +1,117 @@
+package source_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"flowlake/internal/testenv"
+	"flowlake/stages/parse"
+	"flowlake/stages/source"
+)
+
+func TestAuthValidate(t *testing.T) {
+	tests := []struct {
+		auth source.Auth
+		ok   bool
+	}{
+		{source.Auth{}, true},
+		{source.Auth{TLS: true, SASL: "aws-msk-iam"}, true},
+		{source.Auth{SASL: "plain", Username: "u", Password: "p"}, true},
+		{source.Auth{SASL: "scram-sha-512", Username: "u"}, false},
+		{source.Auth{SASL: "gssapi", Username: "u", Password: "p"}, false},
+	}
+	for _, tt := range tests {
+		if err := tt.auth.Validate(); (err == nil) != tt.ok {
+			t.Errorf("%+v: %v", tt.auth, err)
+		}
+	}
+	if s := fmt.Sprintf("%v %+v", source.Secret("hunter2"), source.Auth{Password: "hunter2"}); strings.Contains(s, "hunter2") {
+		t.Fatalf("secret printed: %s", s)
+	}
+}
+
+// assignment consumes one generation of group on env and returns its only
+// partition's assignment, for driving a Fetcher directly.
+func fetcherFor(t *testing.T, env *testenv.KafkaEnv, offset int64) (*source.Fetcher, func()) {
+	t.Helper()
+	src, err := source.New(source.Config{Brokers: env.Brokers, Topic: env.Topic, Group: "g", FetchMaxWait: 200 * time.Millisecond}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan *source.Fetcher, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = src.Run(ctx, func(hctx context.Context, a *source.Assignment) error {
+			got <- src.Fetcher(a, offset)
+			<-hctx.Done()
+			return nil
+		})
+	}()
+	select {
+	case f := <-got:
+		return f, func() { f.Close(); cancel(); <-done }
+	case <-time.After(30 * time.Second):
+		cancel()
+		t.Fatal("no assignment")
+		return nil, nil
+	}
+}
+
+func TestFetcher(t *testing.T) {
+	env := testenv.Kafka(t, "flows", 1)
+	msgs := make([]kafka.Message, 300)
+	for i := range msgs {
+		msgs[i] = kafka.Message{Value: []byte(fmt.Sprintf("m%d", i))}
+	}
+	env.Produce(t, msgs)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	t.Run("reads everything in order from the first offset", func(t *testing.T) {
+		f, stop := fetcherFor(t, env, kafka.FirstOffset)
+		defer stop()
+		var all []parse.Message
+		for len(all) < 300 {
+			out, err := f.Fetch(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			all = append(all, out...)
+		}
+		for i, m := range all {
+			if m.Offset != int64(i) || string(m.Value) != fmt.Sprintf("m%d", i) {
+				t.Fatalf("message %d: offset %d value %q", i, m.Offset, m.Value)
+			}
+		}
+		// Nothing more: an idle fetch is empty, not an error.
+		out, err := f.Fetch(ctx, nil)
+		if err != nil || len(out) != 0 || f.Offset() != 300 {
+			t.Fatalf("idle fetch: %d messages, err %v, offset %d", len(out), err, f.Offset())
+		}
+	})
+	t.Run("an offset past the end resumes at the end", func(t *testing.T) {
+		f, stop := fetcherFor(t, env, 10_000)
+		defer stop()
+		if _, err := f.Fetch(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+		if f.Offset() != 300 {
+			t.Fatalf("offset %d, want 300", f.Offset())
+		}
+	})
+	t.Run("the latest offset starts at the end", func(t *testing.T) {
+		f, stop := fetcherFor(t, env, kafka.LastOffset)
+		defer stop()
+		out, err := f.Fetch(ctx, nil)
+		if err != nil || len(out) != 0 || f.Offset() != 300 {
+			t.Fatalf("%d messages, err %v, offset %d", len(out), err, f.Offset())
+		}
+	})
+}
