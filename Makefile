@@ -3,13 +3,15 @@ GO        ?= go
 BIN       := $(CURDIR)/bin
 VERSITYGW := $(BIN)/versitygw
 PKGS      := ./...
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -X flowlake/stages/encode.Version=$(VERSION)
 
 .PHONY: all build run test test-unit test-race vet fmt-check bench fuzz clean tools
 
 all: build
 
 build:
-	$(GO) build -o $(BIN)/flowlake ./cmd/flowlake
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/flowlake ./cmd/flowlake
 
 # The demo: an in-process Kafka-protocol broker (kfake) fed by flowlake's own
 # generator, consumed by the real pipeline into ./data in AWS's Hive layout.

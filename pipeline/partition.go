@@ -33,6 +33,9 @@ type partition struct {
 	cancelRounds context.CancelFunc
 	want         bool // a round is due but another one is running
 	open         int  // open batches last reported to the gauge
+	// rows and files count what this assignment wrote (for its stop log);
+	// only the goroutine running rounds touches them.
+	rows, files int64
 }
 
 // syncOpen reports the change in open batches to the gauge.
@@ -217,7 +220,7 @@ func (pt *partition) stop(ctx context.Context) error {
 	if err := p.runRound(pt.roundCtx, pt, r); err != nil {
 		return pt.abandoned(ctx, err)
 	}
-	pt.logger.Info("partition stopped", "next_offset", pt.prog.next)
+	pt.logger.Info("partition stopped", "next_offset", pt.prog.next, "rows_written", pt.rows, "files", pt.files)
 	return nil
 }
 
