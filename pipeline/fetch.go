@@ -16,8 +16,10 @@ type fetched struct {
 }
 
 // fetchLoop reads the partition from start, cuts what it reads into chunks,
-// submits them to the parse pool and queues them, in order, on out.
+// submits them to the parse pool and queues them, in order, on out, which it
+// closes when ctx ends.
 func (pt *partition) fetchLoop(ctx context.Context, start int64, out chan<- *fetched) {
+	defer close(out)
 	p := pt.p
 	f := p.source.Fetcher(pt.a, start)
 	defer f.Close()

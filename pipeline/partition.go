@@ -89,28 +89,13 @@ func (pt *partition) run(ctx context.Context, start int64) error {
 	p := pt.p
 	fetchCtx, stopFetch := context.WithCancel(ctx)
 	pending := make(chan *fetched, p.cfg.PendingChunks)
-	fetchDone := make(chan struct{})
-	go func() {
-		defer close(fetchDone)
-		pt.fetchLoop(fetchCtx, start, pending)
-	}()
+	go pt.fetchLoop(fetchCtx, start, pending) // closes pending when it returns
 	defer func() {
 		stopFetch()
-		// Drain so the fetch goroutine can exit and release its budget.
-		for {
-			select {
-			case f := <-pending:
-				p.fetchBudget.Release(f.reserved)
-			case <-fetchDone:
-				for {
-					select {
-					case f := <-pending:
-						p.fetchBudget.Release(f.reserved)
-					default:
-						return
-					}
-				}
-			}
+		// Drain so the fetch goroutine can exit, and release the budget of
+		// chunks nobody will merge.
+		for f := range pending {
+			p.fetchBudget.Release(f.reserved)
 		}
 	}()
 	tick := time.NewTicker(p.cfg.TickInterval)
@@ -124,7 +109,10 @@ func (pt *partition) run(ctx context.Context, start int64) error {
 		select {
 		case <-ctx.Done():
 			return pt.stop(ctx)
-		case f := <-in:
+		case f, ok := <-in:
+			if !ok {
+				return pt.stop(ctx) // the fetch loop ends only with ctx
+			}
 			if err := f.chunk.Wait(ctx); err != nil {
 				p.fetchBudget.Release(f.reserved)
 				return pt.stop(ctx)
