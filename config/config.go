@@ -15,6 +15,7 @@ import (
 	"flowlake/schema"
 	"flowlake/stages/batch"
 	"flowlake/stages/encode"
+	"flowlake/stages/parse"
 	"flowlake/stages/sink"
 	"flowlake/stages/source"
 )
@@ -25,9 +26,12 @@ type Config struct {
 	Format  string            `yaml:"format"`
 	Formats map[string]string `yaml:"formats"`
 	// AllowNewerFields accepts post-v8 fields in formats and headers.
-	AllowNewerFields bool          `yaml:"allow_newer_fields"`
-	Region           string        `yaml:"region"`
-	Account          string        `yaml:"account"`
+	AllowNewerFields bool   `yaml:"allow_newer_fields"`
+	Region           string `yaml:"region"`
+	Account          string `yaml:"account"`
+	// JSONFields names the field of log shippers' JSON events that holds
+	// the flow log line (default: message, then log).
+	JSONFields       []string      `yaml:"json_fields"`
 	FlowLogID        string        `yaml:"flow_log_id"`
 	Sink             Sink          `yaml:"sink"`
 	DLQ              string        `yaml:"dlq"`
@@ -170,6 +174,11 @@ func (c *Config) Validate() error {
 	}
 	if !schema.ValidAccount([]byte(c.Account)) {
 		return invalid("--account", "%q is not a 12-digit account id", c.Account)
+	}
+	for _, f := range c.JSONFields {
+		if err := parse.CheckJSONField(f); err != nil {
+			return invalid("--json-field", "%v", err)
+		}
 	}
 	if !flowLogIDRE.MatchString(c.FlowLogID) {
 		return invalid("--flow-log-id", "%q: want fl- followed by lowercase hex", c.FlowLogID)

@@ -56,6 +56,7 @@ func RunFlags(fs *flag.FlagSet, c *Config) {
 	fs.StringVar(&c.DLQ, "dlq", c.DLQ, "dead letters: kafka://topic, file:///dir or s3://bucket/prefix (default: _dead_letters/ in the sink)")
 	fs.StringVar(&c.Region, "region", c.Region, "region for records whose format and interface give none")
 	fs.StringVar(&c.Account, "account", c.Account, "account for records whose format and envelope give none")
+	fs.Var(&list{p: &c.JSONFields}, "json-field", "field of log shippers' JSON events holding the flow log line, dots for nesting (default: message, then log)")
 	fs.StringVar(&c.FlowLogID, "flow-log-id", c.FlowLogID, "flow log id in file names")
 	fs.StringVar(&c.Format, "format", c.Format, "flow log format, in AWS syntax: '${version} ${account-id} ...'")
 	fs.BoolVar(&c.AllowNewerFields, "allow-newer-fields", c.AllowNewerFields, "accept fields newer than version 8 (kept as strings)")

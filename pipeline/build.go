@@ -62,7 +62,7 @@ func PipelineConfig(c *config.Config) (Config, error) {
 	}
 	return Config{
 		Source:           c.Kafka,
-		Parse:            parse.Config{Format: format, Formats: formats, AllowNewerFields: c.AllowNewerFields, Region: c.Region, Account: c.Account},
+		Parse:            parse.Config{Format: format, Formats: formats, AllowNewerFields: c.AllowNewerFields, Region: c.Region, Account: c.Account, JSONFields: c.JSONFields},
 		Batch:            c.Batch,
 		Encode:           c.Parquet,
 		FlowLogID:        c.FlowLogID,

@@ -27,6 +27,9 @@ const (
 	// EnvelopeBase64Gzip is text inside gzip inside base64, the Kinesis
 	// Data Streams and Lambda framing.
 	EnvelopeBase64Gzip
+	// EnvelopeShipper is JSON events of a log shipper (Filebeat, Fluent
+	// Bit, Vector), one per line, each with a flow log line in a field.
+	EnvelopeShipper
 )
 
 func (e Envelope) String() string {
@@ -37,6 +40,8 @@ func (e Envelope) String() string {
 		return "cloudwatch"
 	case EnvelopeBase64Gzip:
 		return "base64-gzip"
+	case EnvelopeShipper:
+		return "shipper"
 	default:
 		return "text"
 	}
@@ -137,6 +142,10 @@ func (d *decoder) decode(msg []byte) (decoded, error) {
 		}
 		// Not base64 after all: fall through as text, whose lines
 		// will be rejected one by one.
+	}
+	if isJSONObject(body) && !isCloudWatchJSON(body) {
+		// JSON events of a log shipper, read line by line by the worker.
+		return decoded{envelope: EnvelopeShipper, text: body}, nil
 	}
 	if isJSONObject(body) {
 		cw, err := d.parseJSON(body)

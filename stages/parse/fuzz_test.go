@@ -36,6 +36,8 @@ func FuzzDecode(f *testing.F) {
 		[]byte(`{"awslogs":{"data":"H4sI"}}`),
 		{},
 		[]byte("\n \r\n"),
+		[]byte(filebeat(lineAccept) + "\n" + fluentbit(lineNoData) + "\n{\"msg\":1}"),
+		gz(f, vector(v5Header)+"\n"+vector(v5Line)),
 	}
 	for i, s := range seeds {
 		f.Add(s, uint8(i))

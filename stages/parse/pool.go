@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -38,6 +39,10 @@ type Config struct {
 	MaxMessageBytes int64
 	// Enrichment says which enrichment columns files gain.
 	Enrichment schema.Enrichment
+	// JSONFields names the field of a log shipper's JSON event that holds
+	// the flow log line (dots descend into objects); the first one present
+	// is used. Empty means DefaultJSONFields.
+	JSONFields []string
 }
 
 // Message is one Kafka message of a chunk.
@@ -139,6 +144,10 @@ type Chunk struct {
 	Msgs      []Message
 	// Skip, when set, drops records that are already durable.
 	Skip *Skip
+	// Account and Region, when set, place records that carry none (in
+	// place of Config.Account and Config.Region): a source that knows them,
+	// like an archive object's path, sets them.
+	Account, Region string
 
 	Groups []Group
 	Dead   []DeadLetter
@@ -178,6 +187,14 @@ type Pool struct {
 	wg          sync.WaitGroup
 }
 
+// CheckJSONField reports whether f can name a shipper event's field.
+func CheckJSONField(f string) error {
+	if f == "" || strings.HasPrefix(f, ".") || strings.HasSuffix(f, ".") || strings.Contains(f, "..") {
+		return fmt.Errorf("JSON field %q: want a name or a dotted path", f)
+	}
+	return nil
+}
+
 // NewPool validates cfg and returns a pool; Run starts its workers.
 func NewPool(cfg Config, enricher Enricher, logger *slog.Logger) (*Pool, error) {
 	if cfg.Format == nil {
@@ -191,6 +208,14 @@ func NewPool(cfg Config, enricher Enricher, logger *slog.Logger) (*Pool, error) 
 	}
 	if cfg.Account == "" {
 		cfg.Account = "unknown"
+	}
+	if len(cfg.JSONFields) == 0 {
+		cfg.JSONFields = DefaultJSONFields
+	}
+	for _, f := range cfg.JSONFields {
+		if err := CheckJSONField(f); err != nil {
+			return nil, err
+		}
 	}
 	if !schema.ValidAccount([]byte(cfg.Account)) {
 		return nil, fmt.Errorf("account %q is not a 12-digit account id", cfg.Account)

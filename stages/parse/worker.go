@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"slices"
+	"strings"
 	"unsafe"
 
 	"flowlake/schema"
@@ -40,7 +41,9 @@ type worker struct {
 	parsers map[*schema.Format]*schema.Parser
 	intern  map[string]string
 	headers map[string]*schema.Format // header line -> format, this worker's cache
-	groups  map[GroupKey]int          // index into c.Groups
+	// scratch holds unescaped shipper lines until their message is placed.
+	scratch []byte
+	groups  map[GroupKey]int // index into c.Groups
 
 	// last-key cache: consecutive records usually share their group.
 	lastKey   GroupKey
@@ -134,6 +137,10 @@ func (w *worker) message(c *Chunk, m *Message) {
 		}
 		return
 	}
+	shipper := d.envelope == EnvelopeShipper
+	if shipper {
+		w.scratch = w.scratch[:0] // pending records of earlier messages are placed
+	}
 	text := d.text
 	lineNo := int32(0)
 	sawRecord := false
@@ -151,6 +158,18 @@ func (w *worker) message(c *Chunk, m *Message) {
 		if isBlank(line) {
 			continue
 		}
+		if shipper {
+			ev := line
+			if line = w.shipperLine(c, m, lineNo, ev); line == nil {
+				continue
+			}
+			if n := len(line); n > 0 && line[n-1] == '\n' {
+				line = line[:n-1]
+			}
+			if n := len(line); n > 0 && line[n-1] == '\r' {
+				line = line[:n-1]
+			}
+		}
 		if !sawRecord && schema.LooksLikeHeader(line) {
 			f, err := w.headerFormat(line)
 			if err != nil {
@@ -166,6 +185,28 @@ func (w *worker) message(c *Chunk, m *Message) {
 		sawRecord = true
 		w.line(c, m, lineNo, line, format, nil, 0)
 	}
+}
+
+// shipperLine returns the flow log line inside a shipper's JSON event, or
+// nil after dead-lettering an event that has none.
+func (w *worker) shipperLine(c *Chunk, m *Message, lineNo int32, ev []byte) []byte {
+	var err error = errNoField
+	for _, field := range w.p.cfg.JSONFields {
+		var val []byte
+		val, w.scratch, err = shipperField(ev, field, w.scratch)
+		if err == nil {
+			return val
+		}
+		if err != errNoField {
+			break
+		}
+	}
+	detail := "log shipper event: " + err.Error()
+	if err == errNoField {
+		detail = "log shipper event has none of the fields " + strings.Join(w.p.cfg.JSONFields, ", ")
+	}
+	w.dead(c, m, lineNo, schema.ReasonBadEnvelope, detail, ev)
+	return nil
 }
 
 // headerFormat returns the format a header line names. Lookups in the
@@ -249,10 +290,15 @@ func (w *worker) place(c *Chunk, m *Message, lineNo int32, line []byte, r *schem
 		account = w.str(r.Str[schema.AccountID])
 	case len(owner) > 0:
 		account = w.str(owner)
+	case c.Account != "":
+		account = c.Account
 	default:
 		account = w.p.cfg.Account
 	}
 	region := w.p.cfg.Region
+	if c.Region != "" {
+		region = c.Region
+	}
 	if r.IsSet(schema.Region) {
 		if !schema.ValidRegion(r.Str[schema.Region]) {
 			// Only enrichment can get here: parsed regions are checked.

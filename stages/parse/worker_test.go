@@ -154,7 +154,8 @@ func TestPoolEnvelopes(t *testing.T) {
 		{
 			name: "JSON that is no CloudWatch payload, and broken JSON",
 			msgs: [][]byte{[]byte(`{"messageType":"OTHER"}`), gz(t, `{"logEvents":[`), []byte(" {not json")},
-			dead: []wantDead{{0, 0, schema.ReasonBadEnvelope, nil}, {1, 0, schema.ReasonBadEnvelope, nil}, {2, 0, schema.ReasonBadEnvelope, nil}},
+			// The third looks like a shipper's event: only that line is bad.
+			dead: []wantDead{{0, 0, schema.ReasonBadEnvelope, nil}, {1, 0, schema.ReasonBadEnvelope, nil}, {2, 1, schema.ReasonBadEnvelope, []byte(" {not json")}},
 		},
 		{
 			name: "binary data is a bad envelope, a control character a bad line",
