@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
-	"strconv"
 	"time"
 
 	"flowlake/schema"
@@ -20,7 +18,7 @@ import (
 // monitoring and tools.
 type checkpoint struct {
 	Version   int    `json:"version"`
-	Group     string `json:"group"`
+	Group     string `json:"group,omitempty"`
 	Topic     string `json:"topic"`
 	Partition int    `json:"partition"`
 	// Next is the offset below which every record is durable.
@@ -38,10 +36,6 @@ type durable struct {
 	Pos schema.Pos `json:"pos"`
 }
 
-func checkpointKey(group, topic string, partition int) string {
-	return "_flowlake/checkpoints/" + url.PathEscape(group) + "/" + url.PathEscape(topic) + "/" + strconv.Itoa(partition) + ".json"
-}
-
 // progress is a partition's durable state as rounds advance it. Only the
 // goroutine running rounds touches it.
 type progress struct {
@@ -50,8 +44,8 @@ type progress struct {
 	dead    *schema.Pos
 }
 
-func loadCheckpoint(ctx context.Context, s sink.Sink, group, topic string, partition int) (*progress, bool, error) {
-	b, err := s.Get(ctx, checkpointKey(group, topic, partition))
+func loadCheckpoint(ctx context.Context, s sink.Sink, key, topic string, partition int) (*progress, bool, error) {
+	b, err := s.Get(ctx, key)
 	if errors.Is(err, sink.ErrNotFound) {
 		return &progress{next: -1, durable: map[parse.SkipKey]schema.Pos{}}, false, nil
 	}
@@ -60,10 +54,10 @@ func loadCheckpoint(ctx context.Context, s sink.Sink, group, topic string, parti
 	}
 	var c checkpoint
 	if err := json.Unmarshal(b, &c); err != nil {
-		return nil, false, fmt.Errorf("decode checkpoint %s: %w", checkpointKey(group, topic, partition), err)
+		return nil, false, fmt.Errorf("decode checkpoint %s: %w", key, err)
 	}
 	if c.Version != 1 || c.Topic != topic || c.Partition != partition {
-		return nil, false, fmt.Errorf("checkpoint %s does not match %s/%d", checkpointKey(group, topic, partition), topic, partition)
+		return nil, false, fmt.Errorf("checkpoint %s does not match %s/%d", key, topic, partition)
 	}
 	p := &progress{next: c.Next, durable: make(map[parse.SkipKey]schema.Pos, len(c.Durable)), dead: c.DeadLetters}
 	for _, d := range c.Durable {
@@ -113,8 +107,8 @@ func (p *progress) advance(commit int64, files map[parse.SkipKey]schema.Pos, dea
 	}
 }
 
-func (p *progress) store(ctx context.Context, s sink.Sink, group, topic string, partition int) error {
-	c := checkpoint{Version: 1, Group: group, Topic: topic, Partition: partition, Next: p.next,
+func (p *progress) store(ctx context.Context, s sink.Sink, key, topic string, partition int) error {
+	c := checkpoint{Version: 1, Topic: topic, Partition: partition, Next: p.next,
 		DeadLetters: p.dead, Updated: time.Now().UTC().Format(time.RFC3339Nano)}
 	for k, v := range p.durable {
 		c.Durable = append(c.Durable, durable{SkipKey: k, Pos: v})
@@ -123,7 +117,7 @@ func (p *progress) store(ctx context.Context, s sink.Sink, group, topic string, 
 	if err != nil {
 		return fmt.Errorf("encode checkpoint: %w", err)
 	}
-	if err := s.Put(ctx, checkpointKey(group, topic, partition), b); err != nil {
+	if err := s.Put(ctx, key, b); err != nil {
 		return fmt.Errorf("write checkpoint: %w", err)
 	}
 	return nil

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"flowlake/stages/parse"
+	"flowlake/stages/source"
 )
 
 // fetched is a chunk on its way from the fetch goroutine to the partition
@@ -21,17 +22,24 @@ type fetched struct {
 func (pt *partition) fetchLoop(ctx context.Context, start int64, out chan<- *fetched) {
 	defer close(out)
 	p := pt.p
-	f := p.source.Fetcher(pt.a, start)
-	defer f.Close()
 	maxFetch := int64(p.cfg.Source.FetchMaxBytes)
+	f := pt.s.Open(start, int(maxFetch))
+	defer f.Close()
+	account, region := pt.s.Placement()
 	for {
 		if err := p.fetchBudget.Acquire(ctx, maxFetch); err != nil {
 			return
 		}
 		msgs, err := f.Fetch(ctx, nil)
-		if err != nil {
+		if err != nil && len(msgs) == 0 {
 			p.fetchBudget.Release(maxFetch)
+			pt.fetchErr = err
 			return
+		}
+		if err != nil {
+			// Messages come with the end (or failure) of the stream:
+			// deliver them, and stop at the next fetch.
+			f = &endedReader{Reader: f, err: err}
 		}
 		if len(msgs) == 0 {
 			p.fetchBudget.Release(maxFetch)
@@ -63,7 +71,8 @@ func (pt *partition) fetchLoop(ctx context.Context, start int64, out chan<- *fet
 				reserved = held // the last chunk carries what is left of the reservation
 			}
 			held -= reserved
-			c := parse.NewChunk(pt.a.Topic, pt.a.Partition, msgs[lo:hi:hi])
+			c := parse.NewChunk(pt.id.Topic, pt.id.Partition, msgs[lo:hi:hi])
+			c.Account, c.Region = account, region
 			if pt.skip != nil && msgs[lo].Offset <= pt.skipUntil {
 				c.Skip = pt.skip
 			}
@@ -83,4 +92,15 @@ func (pt *partition) fetchLoop(ctx context.Context, start int64, out chan<- *fet
 			lo = hi
 		}
 	}
+}
+
+// endedReader returns err on every fetch: its stream ended after the
+// messages the last fetch delivered.
+type endedReader struct {
+	source.Reader
+	err error
+}
+
+func (r *endedReader) Fetch(_ context.Context, buf []parse.Message) ([]parse.Message, error) {
+	return buf, r.err
 }

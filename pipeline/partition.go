@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"time"
 
@@ -17,7 +18,11 @@ import (
 // batches and runs flush rounds one at a time.
 type partition struct {
 	p       *Pipeline
-	a       *source.Assignment
+	s       source.Stream
+	id      source.StreamID
+	// fetchErr is why the fetch loop ended, set before it closes its
+	// channel: io.EOF at the end of a finite stream.
+	fetchErr error
 	logger  *slog.Logger
 	batcher *batch.Batcher
 	prog    *progress
@@ -45,16 +50,18 @@ func (pt *partition) syncOpen() {
 	pt.open = n
 }
 
-func (p *Pipeline) handle(ctx context.Context, a *source.Assignment) error {
-	logger := p.logger.With("topic", a.Topic, "partition", a.Partition)
-	prog, found, err := loadCheckpoint(ctx, p.sink, p.cfg.Source.Group, a.Topic, a.Partition)
+func (p *Pipeline) handle(ctx context.Context, s source.Stream) error {
+	id := s.ID()
+	logger := p.logger.With("topic", id.Topic, "partition", id.Partition)
+	prog, found, err := loadCheckpoint(ctx, p.sink, s.CheckpointKey(), id.Topic, id.Partition)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil
 		}
 		return err
 	}
-	start := a.Committed
+	committed := s.Resume()
+	start := committed
 	if found && prog.next > start {
 		start = prog.next
 	}
@@ -64,16 +71,16 @@ func (p *Pipeline) handle(ctx context.Context, a *source.Assignment) error {
 	// Waiting to join the group is not idleness: count from the assignment.
 	p.lastData.Store(time.Now().UnixNano())
 	p.assigned.Store(true)
-	logger.Info("partition started", "committed", a.Committed, "checkpoint", prog.next, "resume", start, "durable_keys", len(prog.durable))
-	if found && prog.next >= 0 && prog.next > a.Committed {
+	logger.Info("partition started", "committed", committed, "checkpoint", prog.next, "resume", start, "durable_keys", len(prog.durable))
+	if found && prog.next >= 0 && prog.next > committed {
 		// A crash between a checkpoint and its Kafka commit leaves the
 		// commit behind; bring it up to the checkpoint now, or it stays
 		// behind (and lag alerts fire) until the partition gets records.
-		if err := a.Commit(prog.next); err != nil {
+		if err := s.Commit(prog.next); err != nil {
 			logger.Debug("kafka offset commit failed", "offset", prog.next, "err", err)
 		}
 	}
-	pt := &partition{p: p, a: a, logger: logger, batcher: batch.New(p.cfg.Batch, start), prog: prog, skip: prog.skip()}
+	pt := &partition{p: p, s: s, id: id, logger: logger, batcher: batch.New(p.cfg.Batch, start), prog: prog, skip: prog.skip()}
 	pt.roundCtx, pt.cancelRounds = context.WithCancel(p.hardCtx)
 	defer pt.cancelRounds()
 	if pt.skip != nil {
@@ -111,7 +118,15 @@ func (pt *partition) run(ctx context.Context, start int64) error {
 			return pt.stop(ctx)
 		case f, ok := <-in:
 			if !ok {
-				return pt.stop(ctx) // the fetch loop ends only with ctx
+				// The fetch loop ends with ctx, at the end of a finite
+				// stream, or when the stream fails.
+				if err := pt.stop(ctx); err != nil {
+					return err
+				}
+				if err := pt.fetchErr; err != nil && !errors.Is(err, io.EOF) && ctx.Err() == nil {
+					return fmt.Errorf("read %s: %w", pt.id.Topic, err)
+				}
+				return nil
 			}
 			if err := f.chunk.Wait(ctx); err != nil {
 				p.fetchBudget.Release(f.reserved)
@@ -202,6 +217,11 @@ func (pt *partition) stop(ctx context.Context) error {
 	}
 	r := pt.batcher.Due(time.Now(), false, true)
 	pt.syncOpen()
+	if r == nil && pt.batcher.Next() > pt.prog.next {
+		// Nothing to write, but records were read since the last round
+		// (skipped as durable, or control messages): record how far.
+		r = &batch.Round{Commit: pt.batcher.Next()}
+	}
 	if r == nil {
 		return nil
 	}

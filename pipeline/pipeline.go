@@ -110,6 +110,9 @@ type Deps struct {
 	DeadLetters deadletter.Writer
 	// Enricher adds ENI metadata; nil means none.
 	Enricher parse.Enricher
+	// Source supplies the streams; nil means the Kafka consumer that
+	// Config.Source describes.
+	Source source.Runner
 }
 
 // Pipeline is one flowlake consumer.
@@ -117,7 +120,7 @@ type Pipeline struct {
 	cfg     Config
 	logger  *slog.Logger
 	metrics *metrics
-	source  *source.Source
+	source  source.Runner
 	pool    *parse.Pool
 	encoder *encode.Encoder
 	sink    sink.Sink
@@ -152,9 +155,13 @@ func New(cfg Config, deps Deps, logger *slog.Logger, reg prometheus.Registerer) 
 	if deps.Sink == nil {
 		return nil, errors.New("pipeline: no sink")
 	}
-	src, err := source.New(cfg.Source, logger.With("stage", "source"))
-	if err != nil {
-		return nil, fmt.Errorf("source: %w", err)
+	src := deps.Source
+	if src == nil {
+		kafkaSrc, err := source.New(cfg.Source, logger.With("stage", "source"))
+		if err != nil {
+			return nil, fmt.Errorf("source: %w", err)
+		}
+		src = kafkaSrc
 	}
 	pool, err := parse.NewPool(cfg.Parse, deps.Enricher, logger.With("stage", "parse"))
 	if err != nil {
@@ -225,7 +232,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	}
 	stopAfter := context.AfterFunc(runCtx, func() { p.stopping.Store(true) })
 	defer stopAfter()
-	err := p.source.Run(runCtx, p.handle)
+	err := p.source.RunStreams(runCtx, p.handle)
 	stopPool()
 	_ = g.Wait()
 	p.logSummary()
@@ -242,7 +249,10 @@ var ErrIncomplete = errors.New("stopped with unflushed records")
 
 // stopTimeout is how long a partition may work after its generation ended.
 func (p *Pipeline) stopTimeout() time.Duration {
-	return min(p.cfg.StopTimeout, p.cfg.Source.SessionTimeout*2/3)
+	if f := p.source.Fence(); f > 0 {
+		return min(p.cfg.StopTimeout, f)
+	}
+	return p.cfg.StopTimeout
 }
 
 func (p *Pipeline) overBudget() bool { return p.buffered.Load() > p.cfg.MemoryBytes }

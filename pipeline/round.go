@@ -55,11 +55,11 @@ func (p *Pipeline) runRound(ctx context.Context, pt *partition, r *batch.Round) 
 		dead = &schema.Pos{Offset: r.Dead[n-1].Offset, Line: r.Dead[n-1].Line}
 	}
 	pt.prog.advance(r.Commit, files, dead)
-	if err := pt.prog.store(ctx, p.sink, p.cfg.Source.Group, pt.a.Topic, pt.a.Partition); err != nil {
+	if err := pt.prog.store(ctx, p.sink, pt.s.CheckpointKey(), pt.id.Topic, pt.id.Partition); err != nil {
 		return err
 	}
 	if pt.prog.next >= 0 {
-		if err := pt.a.Commit(pt.prog.next); err != nil {
+		if err := pt.s.Commit(pt.prog.next); err != nil {
 			// The checkpoint in the sink is what a restart trusts; a failed
 			// Kafka commit (say, after a revoke) only delays lag metrics.
 			pt.logger.Debug("kafka offset commit failed", "offset", pt.prog.next, "err", err)
@@ -110,8 +110,8 @@ func (p *Pipeline) writeBatch(ctx context.Context, pt *partition, bt *batch.Batc
 	meta := map[string]string{
 		"flowlake.version":      encode.Version,
 		"flowlake.format":       bt.Key.Layout.Format.String(),
-		"flowlake.topic":        pt.a.Topic,
-		"flowlake.partition":    strconv.Itoa(pt.a.Partition),
+		"flowlake.topic":        pt.id.Topic,
+		"flowlake.partition":    strconv.Itoa(pt.id.Partition),
 		"flowlake.first_offset": strconv.FormatInt(bt.Block.First.Offset, 10),
 		"flowlake.last_offset":  strconv.FormatInt(bt.Block.Last.Offset, 10),
 	}
@@ -125,7 +125,7 @@ func (p *Pipeline) writeBatch(ctx context.Context, pt *partition, bt *batch.Batc
 	if err != nil {
 		return 0, fmt.Errorf("encode %s: %w", bt.Key.Account, err)
 	}
-	hash := schema.BatchHash(pt.a.Topic, pt.a.Partition, bt.Block.First)
+	hash := schema.BatchHash(pt.id.Topic, pt.id.Partition, bt.Block.First)
 	key := schema.ObjectKey("", bt.Key.Partition(), p.cfg.FlowLogID, hash)
 	if err := p.sink.Put(ctx, key, buf.Bytes()); err != nil {
 		return 0, fmt.Errorf("write %s: %w", key, err)

@@ -85,12 +85,48 @@ func (r *Record) RawBytes() ([]byte, error) {
 	return nil, nil
 }
 
+// ArchiveRecord is the JSON form of a dead letter read from an archive
+// object (`flowlake backfill`): the object and line replace the Kafka
+// position.
+type ArchiveRecord struct {
+	// Object is the source object's URL, s3://bucket/key.
+	Object string `json:"object"`
+	// Line is the 1-based line in the object; 0 when the rest of the
+	// object could not be read (a corrupt gzip stream).
+	Line      int64   `json:"line"`
+	Reason    string  `json:"reason"`
+	Detail    string  `json:"detail"`
+	Raw       *string `json:"raw,omitempty"`
+	RawBase64 *string `json:"raw_base64,omitempty"`
+	// ObjectTime is the delivery time in the object's name.
+	ObjectTime string `json:"object_time,omitempty"`
+}
+
+// Locator maps a dead letter's stream position to its object and line.
+type Locator func(d *parse.DeadLetter) (object string, line int64)
+
+// WithLocator makes w write ArchiveRecords, placed by l.
+func (w *SinkWriter) WithLocator(l Locator) *SinkWriter {
+	w.locate = l
+	return w
+}
+
+func (w *SinkWriter) record(d *parse.DeadLetter) any {
+	r := ToRecord(d)
+	if w.locate == nil {
+		return r
+	}
+	obj, line := w.locate(d)
+	return ArchiveRecord{Object: obj, Line: line, Reason: r.Reason, Detail: r.Detail, Raw: r.Raw, RawBase64: r.RawBase64, ObjectTime: r.MessageTime}
+}
+
 // SinkWriter writes JSON Lines objects under a prefix of a sink:
 // `<prefix>/year=YYYY/month=MM/day=DD/hour=HH/<topic>_<partition>_<hash>.jsonl`,
 // by the hour of the Kafka message time.
 type SinkWriter struct {
 	sink   sink.Sink
 	prefix string
+	locate Locator
 }
 
 // NewSinkWriter returns a writer into s under prefix.
@@ -122,7 +158,7 @@ func (w *SinkWriter) Write(ctx context.Context, letters []parse.DeadLetter) erro
 		enc := json.NewEncoder(&buf)
 		enc.SetEscapeHTML(false)
 		for _, i := range idx {
-			if err := enc.Encode(ToRecord(&letters[i])); err != nil {
+			if err := enc.Encode(w.record(&letters[i])); err != nil {
 				return fmt.Errorf("encode dead letter: %w", err)
 			}
 		}

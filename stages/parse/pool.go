@@ -45,11 +45,16 @@ type Config struct {
 	JSONFields []string
 }
 
-// Message is one Kafka message of a chunk.
+// Message is one message of a chunk (a Kafka message, or lines of an
+// archive object).
 type Message struct {
 	Offset int64
 	Value  []byte
 	Time   time.Time
+	// Fault, when set, says why the source could not read this part of
+	// its stream (a corrupt gzip object): the message is a dead letter
+	// whole, with this detail.
+	Fault string
 }
 
 // GroupKey is where a row goes: one batch per key and partition.

@@ -107,6 +107,10 @@ func (w *worker) process(c *Chunk) {
 }
 
 func (w *worker) message(c *Chunk, m *Message) {
+	if m.Fault != "" {
+		w.dead(c, m, 0, schema.ReasonBadEnvelope, m.Fault, m.Value)
+		return
+	}
 	d, err := w.dec.decode(m.Value)
 	if d.envelope != EnvelopeText {
 		// Pending records alias decoded bytes the next message reuses.

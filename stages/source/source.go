@@ -60,6 +60,8 @@ type Assignment struct {
 	// kafka.LastOffset when there is none.
 	Committed int64
 	gen       *kafka.Generation
+	src       *Source
+	group     string
 }
 
 // Commit commits next as the partition's next offset to read. Commits after
@@ -170,7 +172,7 @@ func (s *Source) Run(ctx context.Context, h Handler) error {
 		}
 		s.logger.Info("partitions assigned", "generation", gen.ID, "member", gen.MemberID, "partitions", ids)
 		for _, p := range parts {
-			a := &Assignment{Topic: s.cfg.Topic, Partition: p.ID, Committed: p.Offset, gen: gen}
+			a := &Assignment{Topic: s.cfg.Topic, Partition: p.ID, Committed: p.Offset, gen: gen, src: s, group: s.cfg.Group}
 			wg.Add(1)
 			gen.Start(func(gctx context.Context) {
 				defer wg.Done()
