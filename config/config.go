@@ -29,6 +29,8 @@ type Config struct {
 	AllowNewerFields bool   `yaml:"allow_newer_fields"`
 	Region           string `yaml:"region"`
 	Account          string `yaml:"account"`
+	// Backfill configures `flowlake backfill`.
+	Backfill Backfill `yaml:"backfill"`
 	// JSONFields names the field of log shippers' JSON events that holds
 	// the flow log line (default: message, then log).
 	JSONFields       []string      `yaml:"json_fields"`
@@ -139,8 +141,16 @@ func invalid(field, format string, args ...any) error {
 	return fmt.Errorf("%w: %s: %s", ErrInvalid, field, fmt.Sprintf(format, args...))
 }
 
-// Validate checks the configuration; errors name the field (flag name).
+// Validate checks the configuration of `flowlake run`; errors name the
+// field (flag name).
 func (c *Config) Validate() error {
+	if err := c.validateKafka(); err != nil {
+		return err
+	}
+	return c.validateOutput()
+}
+
+func (c *Config) validateKafka() error {
 	if !c.Embedded {
 		if len(c.Kafka.Brokers) == 0 {
 			return invalid("--brokers", "at least one broker is required (or --embedded for the demo)")
@@ -163,6 +173,15 @@ func (c *Config) Validate() error {
 	if c.Kafka.StartOffset != "earliest" && c.Kafka.StartOffset != "latest" {
 		return invalid("--start-offset", "%q: want earliest or latest", c.Kafka.StartOffset)
 	}
+	if c.Kafka.FetchMaxBytes <= 0 {
+		return invalid("--fetch-max-bytes", "out of range")
+	}
+	return nil
+}
+
+// validateOutput checks what every command that writes the lake shares:
+// parsing, the sink, batches, Parquet, memory and logs.
+func (c *Config) validateOutput() error {
 	if _, err := c.ParsedFormat(); err != nil {
 		return invalid("--format", "%v", err)
 	}
@@ -231,7 +250,6 @@ func (c *Config) Validate() error {
 		{c.Batch.MaxDeadLetters > 0, "batch.max_dead_letters"},
 		{c.Memory.MaxBufferedBytes > 0, "--max-buffered-bytes"},
 		{c.Memory.FetchBufferBytes > 0, "--fetch-buffer-bytes"},
-		{c.Kafka.FetchMaxBytes > 0, "--fetch-max-bytes"},
 		{c.ExitWhenIdle >= 0, "--exit-when-idle"},
 		{len(c.Enrich.TagKeys) <= schema.MaxTagColumns, "--eni-tag-keys"},
 	}

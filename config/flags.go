@@ -52,15 +52,23 @@ func RunFlags(fs *flag.FlagSet, c *Config) {
 	fs.StringVar(&a.SASL, "kafka-sasl", a.SASL, "SASL mechanism: plain, scram-sha-256, scram-sha-512 or aws-msk-iam")
 	fs.StringVar(&a.Username, "kafka-username", a.Username, "SASL username")
 	fs.StringVar((*string)(&a.Password), "kafka-password", string(a.Password), "SASL password (prefer FLOWLAKE_KAFKA_PASSWORD)")
+	fs.Var(&list{p: &c.JSONFields}, "json-field", "field of log shippers' JSON events holding the flow log line, dots for nesting (default: message, then log)")
+	fs.DurationVar(&c.ExitWhenIdle, "exit-when-idle", c.ExitWhenIdle, "stop cleanly once no record arrived for this long (0: never)")
+	fs.DurationVar(&c.ProgressInterval, "progress-interval", c.ProgressInterval, "log progress this often")
+	fs.BoolVar(&c.Embedded, "embedded", c.Embedded, "demo: run an in-process Kafka broker fed by the generator")
+	fs.IntVar(&c.EmbeddedRecords, "embedded-records", c.EmbeddedRecords, "records the embedded demo generates")
+	outputFlags(fs, c)
+}
+
+// outputFlags binds the flags of every command that writes the lake.
+func outputFlags(fs *flag.FlagSet, c *Config) {
 	fs.StringVar(&c.Sink.URL, "sink", c.Sink.URL, "output: file:///dir or s3://bucket/prefix")
 	fs.StringVar(&c.DLQ, "dlq", c.DLQ, "dead letters: kafka://topic, file:///dir or s3://bucket/prefix (default: _dead_letters/ in the sink)")
 	fs.StringVar(&c.Region, "region", c.Region, "region for records whose format and interface give none")
 	fs.StringVar(&c.Account, "account", c.Account, "account for records whose format and envelope give none")
-	fs.Var(&list{p: &c.JSONFields}, "json-field", "field of log shippers' JSON events holding the flow log line, dots for nesting (default: message, then log)")
 	fs.StringVar(&c.FlowLogID, "flow-log-id", c.FlowLogID, "flow log id in file names")
 	fs.StringVar(&c.Format, "format", c.Format, "flow log format, in AWS syntax: '${version} ${account-id} ...'")
 	fs.BoolVar(&c.AllowNewerFields, "allow-newer-fields", c.AllowNewerFields, "accept fields newer than version 8 (kept as strings)")
-	fs.DurationVar(&c.ExitWhenIdle, "exit-when-idle", c.ExitWhenIdle, "stop cleanly once no record arrived for this long (0: never)")
 	fs.IntVar(&c.Batch.MaxRows, "batch-max-rows", c.Batch.MaxRows, "flush a batch at this many rows")
 	fs.IntVar(&c.Batch.MaxBytes, "batch-max-bytes", c.Batch.MaxBytes, "flush a batch at this many bytes in memory")
 	fs.DurationVar(&c.Batch.MaxAge, "batch-max-age", c.Batch.MaxAge, "flush a batch this long after its first row")
@@ -86,9 +94,6 @@ func RunFlags(fs *flag.FlagSet, c *Config) {
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", c.MetricsAddr, "serve Prometheus metrics on this address (e.g. :9108)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json")
-	fs.DurationVar(&c.ProgressInterval, "progress-interval", c.ProgressInterval, "log progress this often")
-	fs.BoolVar(&c.Embedded, "embedded", c.Embedded, "demo: run an in-process Kafka broker fed by the generator")
-	fs.IntVar(&c.EmbeddedRecords, "embedded-records", c.EmbeddedRecords, "records the embedded demo generates")
 }
 
 // Parse loads defaults, the config file, FLOWLAKE_* env vars and the

@@ -18,6 +18,7 @@ import (
 	"flowlake/stages/deadletter"
 	"flowlake/stages/parse"
 	"flowlake/stages/sink"
+	"flowlake/stages/source"
 )
 
 // NewLogger returns a slog logger writing text or JSON at level.
@@ -83,6 +84,14 @@ func S3Config(c *config.Config) sink.S3Config {
 
 // Build assembles an App from a validated configuration.
 func Build(ctx context.Context, c *config.Config, logger *slog.Logger) (*App, error) {
+	return build(ctx, c, logger, nil)
+}
+
+// sourceFunc builds a source other than Kafka once the sink is open (the
+// source may keep state there); locate places its dead letters.
+type sourceFunc func(out sink.Sink) (source.Runner, deadletter.Locator, error)
+
+func build(ctx context.Context, c *config.Config, logger *slog.Logger, newSource sourceFunc) (*App, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	app := &App{Registry: reg, cfg: c, logger: logger}
@@ -111,10 +120,22 @@ func Build(ctx context.Context, c *config.Config, logger *slog.Logger) (*App, er
 		}
 	}
 	deps := Deps{Sink: out}
+	var locate deadletter.Locator
+	if newSource != nil {
+		if deps.Source, locate, err = newSource(out); err != nil {
+			return nil, err
+		}
+		// A finite source ends the run; its command reports progress.
+		pcfg.ExitWhenIdle, pcfg.ProgressInterval = 0, 0
+		deps.DeadLetters = deadletter.NewSinkWriter(out, "_dead_letters").WithLocator(locate)
+	}
 	if c.DLQ != "" {
 		dlq, closeDLQ, err := openDLQ(ctx, c, logger, reg)
 		if err != nil {
 			return nil, err
+		}
+		if sw, ok := dlq.(*deadletter.SinkWriter); ok && locate != nil {
+			sw.WithLocator(locate)
 		}
 		deps.DeadLetters = dlq
 		app.closers = append(app.closers, closeDLQ)

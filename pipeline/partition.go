@@ -17,16 +17,16 @@ import (
 // the shared parse pool and, in order, to this loop, which merges them into
 // batches and runs flush rounds one at a time.
 type partition struct {
-	p       *Pipeline
-	s       source.Stream
-	id      source.StreamID
+	p  *Pipeline
+	s  source.Stream
+	id source.StreamID
 	// fetchErr is why the fetch loop ended, set before it closes its
 	// channel: io.EOF at the end of a finite stream.
 	fetchErr error
-	logger  *slog.Logger
-	batcher *batch.Batcher
-	prog    *progress
-	skip    *parse.Skip
+	logger   *slog.Logger
+	batcher  *batch.Batcher
+	prog     *progress
+	skip     *parse.Skip
 	// skipUntil is the highest offset skip can match; later chunks skip
 	// nothing and are not checked.
 	skipUntil int64

@@ -2,6 +2,7 @@
 // AWS's Hive layout, on S3 or a local directory.
 //
 //	flowlake run      consume a topic and write Parquet (see --help)
+//	flowlake backfill read flow log archives (AWS's S3 delivery) into the lake
 //	flowlake gen      generate realistic flow log records
 //	flowlake inspect  list the files and row counts under a directory
 package main
@@ -30,6 +31,8 @@ func main() {
 	switch cmd {
 	case "run":
 		err = runCmd(ctx, args)
+	case "backfill":
+		err = backfillCmd(ctx, args)
 	case "gen":
 		err = genCmd(ctx, args)
 	case "inspect":
@@ -38,7 +41,7 @@ func main() {
 		usage()
 		return
 	default:
-		fmt.Fprintf(os.Stderr, "flowlake: unknown command %q (want run, gen or inspect)\n", cmd)
+		fmt.Fprintf(os.Stderr, "flowlake: unknown command %q (want run, backfill, gen or inspect)\n", cmd)
 		os.Exit(2)
 	}
 	os.Exit(exitCode(cmd, err))
@@ -62,6 +65,7 @@ func usage() {
 
 commands:
   run      consume VPC flow logs from Kafka and write Parquet (flowlake run --help)
+  backfill read flow log archives from S3 into the same lake (flowlake backfill --help)
   gen      generate realistic VPC flow log records (flowlake gen --help)
   inspect  list Parquet files and row counts under a directory
 `)

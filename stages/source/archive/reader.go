@@ -141,6 +141,7 @@ func (r *reader) next(ctx context.Context) error {
 		}
 		if err != nil {
 			r.fault = fmt.Sprintf("object s3://%s/%s: gzip header: %v", r.st.src.cfg.Bucket, o.Key, err)
+			r.st.src.stats.corrupt.Add(1)
 			r.open = true
 			return nil
 		}

@@ -104,9 +104,8 @@ type Stats struct {
 	ObjectsDone, Bytes, Corrupt int64
 	// Ignored counts objects in the folders that are no flow log text
 	// file (Parquet deliveries, other files).
-	Ignored  int64
-	Listed   bool
-	From, To time.Time
+	Ignored int64
+	Listed  bool
 }
 
 type counters struct {
