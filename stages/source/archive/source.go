@@ -180,7 +180,7 @@ func (s *Source) Plan(ctx context.Context) ([]*folderPlan, error) {
 	l := &lister{client: s.client, bucket: s.cfg.Bucket, retry: s.retry}
 	folders, err := l.discover(ctx, s.root(), s.cfg.Filter)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("list s3://%s/%s: %w", s.cfg.Bucket, s.root(), err)
 	}
 	plans := make([]*folderPlan, len(folders))
 	g, gctx := errgroup.WithContext(ctx)
