@@ -43,7 +43,6 @@ var archiveDays = []time.Time{
 	time.Date(2024, 2, 1, 0, 0, 0, 0, time.UTC),
 }
 
-
 // TestBackfillEndToEnd reads an archive of several accounts, regions and
 // days in both AWS layouts, with bad lines and corrupt objects, into a
 // lake: every good record once, in its region's partition (from the path
