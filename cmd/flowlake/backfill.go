@@ -37,7 +37,11 @@ func backfillCmd(ctx context.Context, args []string) error {
 	if err := cfg.ValidateBackfill(); err != nil {
 		return err
 	}
-	logger := pipeline.NewLogger(os.Stderr, cfg.LogLevel, cfg.LogFormat)
+	level := cfg.LogLevel
+	if progressMode(cfg) == "bar" && level == "info" {
+		level = "warn" // the bar and the summary say what info lines would
+	}
+	logger := pipeline.NewLogger(os.Stderr, level, cfg.LogFormat)
 	if cfg.Backfill.DryRun {
 		return dryRun(ctx, cfg, logger, os.Stdout)
 	}
@@ -100,9 +104,8 @@ func list(s []string) string {
 	return strings.Join(s, ", ")
 }
 
-// startProgress shows progress until the returned function is called: a
-// bar on a terminal, log lines at --progress-interval otherwise.
-func startProgress(cfg *config.Config, src *archive.Source, p *pipeline.Pipeline, logger *slog.Logger) func() {
+// progressMode resolves --progress auto: a bar when stderr is a terminal.
+func progressMode(cfg *config.Config) string {
 	mode := cfg.Backfill.Progress
 	if mode == "auto" {
 		mode = "log"
@@ -110,6 +113,13 @@ func startProgress(cfg *config.Config, src *archive.Source, p *pipeline.Pipeline
 			mode = "bar"
 		}
 	}
+	return mode
+}
+
+// startProgress shows progress until the returned function is called: a
+// bar on a terminal, log lines at --progress-interval otherwise.
+func startProgress(cfg *config.Config, src *archive.Source, p *pipeline.Pipeline, logger *slog.Logger) func() {
+	mode := progressMode(cfg)
 	if mode == "none" || (mode == "log" && cfg.ProgressInterval <= 0) {
 		return func() {}
 	}
