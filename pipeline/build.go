@@ -179,21 +179,28 @@ func openDLQ(ctx context.Context, c *config.Config, logger *slog.Logger, reg pro
 	return deadletter.NewSinkWriter(s, ""), func() {}, nil
 }
 
-// Run runs the side jobs and the pipeline until the pipeline stops.
+// Run runs the side jobs and the pipeline until the pipeline stops. A side
+// job that fails (the inventory refresh, the metrics server) stops the
+// pipeline, and its error is returned even when the pipeline itself
+// stopped cleanly: a failed side job never ends in success.
 func (a *App) Run(ctx context.Context) error {
 	sideCtx, stopSide := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopSide()
+	errs := make(chan error, len(a.sideJobs)+1)
 	if a.cfg.MetricsAddr != "" {
 		ln, err := net.Listen("tcp", a.cfg.MetricsAddr)
 		if err != nil {
 			return fmt.Errorf("metrics listener: %w", err)
 		}
 		srv := &http.Server{Handler: a.handler(), ReadHeaderTimeout: 5 * time.Second}
-		go func() { _ = srv.Serve(ln) }()
+		go func() {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errs <- fmt.Errorf("metrics server: %w", err)
+			}
+		}()
 		defer srv.Close()
 		a.logger.Info("serving metrics", "addr", ln.Addr().String())
 	}
-	errs := make(chan error, len(a.sideJobs))
 	for _, job := range a.sideJobs {
 		go func() {
 			if err := job(sideCtx); err != nil && !errors.Is(err, context.Canceled) {
@@ -203,15 +210,24 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	var sideErr error
+	watched := make(chan struct{})
 	go func() {
+		defer close(watched)
 		select {
-		case err := <-errs:
-			a.logger.Error("side job failed; stopping", "err", err)
+		case sideErr = <-errs:
+			a.logger.Error("side job failed; stopping", "err", sideErr)
 			cancel()
 		case <-pctx.Done():
 		}
 	}()
-	return a.Pipeline.Run(pctx)
+	err := a.Pipeline.Run(pctx)
+	cancel()
+	<-watched
+	if sideErr != nil {
+		return errors.Join(fmt.Errorf("side job: %w", sideErr), err)
+	}
+	return err
 }
 
 func (a *App) handler() http.Handler {
