@@ -12,14 +12,13 @@ import (
 	"unicode/utf8"
 
 	"flowlake/schema"
-	"flowlake/stages/parse"
 	"flowlake/stages/sink"
 )
 
 // Writer stores the dead letters of one partition. Write returns once they
 // are durable (or acknowledged by Kafka).
 type Writer interface {
-	Write(ctx context.Context, letters []parse.DeadLetter) error
+	Write(ctx context.Context, letters []schema.DeadLetter) error
 	String() string
 }
 
@@ -44,11 +43,11 @@ type Record struct {
 }
 
 // ToRecord converts a dead letter to its JSON form, raw bytes whole.
-func ToRecord(d *parse.DeadLetter) Record { return toRecord(d, 0) }
+func ToRecord(d *schema.DeadLetter) Record { return toRecord(d, 0) }
 
 // toRecord converts a dead letter, keeping at most maxRaw raw bytes when
 // maxRaw > 0. A cut never splits a UTF-8 character of valid text.
-func toRecord(d *parse.DeadLetter, maxRaw int) Record {
+func toRecord(d *schema.DeadLetter, maxRaw int) Record {
 	r := Record{Topic: d.Topic, Partition: d.Partition, Offset: d.Offset, Line: d.Line,
 		Reason: string(d.Reason), Detail: d.Detail}
 	raw := d.Raw
@@ -103,7 +102,7 @@ type ArchiveRecord struct {
 }
 
 // Locator maps a dead letter's stream position to its object and line.
-type Locator func(d *parse.DeadLetter) (object string, line int64)
+type Locator func(d *schema.DeadLetter) (object string, line int64)
 
 // WithLocator makes w write ArchiveRecords, placed by l.
 func (w *SinkWriter) WithLocator(l Locator) *SinkWriter {
@@ -111,7 +110,7 @@ func (w *SinkWriter) WithLocator(l Locator) *SinkWriter {
 	return w
 }
 
-func (w *SinkWriter) record(d *parse.DeadLetter) any {
+func (w *SinkWriter) record(d *schema.DeadLetter) any {
 	r := ToRecord(d)
 	if w.locate == nil {
 		return r
@@ -137,7 +136,7 @@ func NewSinkWriter(s sink.Sink, prefix string) *SinkWriter {
 func (w *SinkWriter) String() string { return w.sink.String() + "/" + w.prefix }
 
 // Write implements Writer. Letters must be of one partition and in order.
-func (w *SinkWriter) Write(ctx context.Context, letters []parse.DeadLetter) error {
+func (w *SinkWriter) Write(ctx context.Context, letters []schema.DeadLetter) error {
 	byHour := map[int64][]int{}
 	for i := range letters {
 		h := schema.HourOf(letters[i].Time.Unix())

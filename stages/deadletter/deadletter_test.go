@@ -18,7 +18,6 @@ import (
 	"unicode/utf8"
 
 	"flowlake/schema"
-	"flowlake/stages/parse"
 	"flowlake/stages/sink"
 )
 
@@ -30,8 +29,8 @@ var (
 
 // sampleLetters covers UTF-8 and binary raw bytes, empty raw bytes, JSON
 // specials, and three hours over two days.
-func sampleLetters() []parse.DeadLetter {
-	return []parse.DeadLetter{
+func sampleLetters() []schema.DeadLetter {
+	return []schema.DeadLetter{
 		{Topic: "flows", Partition: 2, Offset: 100, Line: 1, Reason: schema.ReasonFieldCount, Detail: "field_count: 3 fields, format has 14",
 			Raw: []byte("2 123456789010 eni-1"), Time: hour5},
 		{Topic: "flows", Partition: 2, Offset: 100, Line: 3, Reason: schema.ReasonBadUTF8, Detail: "bad_utf8: line is not valid UTF-8",
@@ -71,7 +70,7 @@ func readTree(t *testing.T, dir string) map[string][]byte {
 	return out
 }
 
-func writeLetters(t *testing.T, dir string, letters []parse.DeadLetter) map[string][]byte {
+func writeLetters(t *testing.T, dir string, letters []schema.DeadLetter) map[string][]byte {
 	t.Helper()
 	s, err := sink.NewLocal(dir)
 	if err != nil {
@@ -86,7 +85,7 @@ func writeLetters(t *testing.T, dir string, letters []parse.DeadLetter) map[stri
 
 // checkJSONLine decodes one JSON Lines object strictly and checks it is
 // exactly the letter: every key, no other key, raw bytes exact.
-func checkJSONLine(t *testing.T, line []byte, d *parse.DeadLetter) {
+func checkJSONLine(t *testing.T, line []byte, d *schema.DeadLetter) {
 	t.Helper()
 	var obj map[string]any
 	if err := json.Unmarshal(line, &obj); err != nil {
@@ -140,7 +139,7 @@ func TestSinkWriterJSONLines(t *testing.T) {
 	if len(files) != len(wantHours) {
 		t.Fatalf("%d files, want one per hour (%d): %v", len(files), len(wantHours), slices.Collect(maps.Keys(files)))
 	}
-	var got []parse.DeadLetter
+	var got []schema.DeadLetter
 	for key, data := range files {
 		m := keyRE.FindStringSubmatch(key)
 		if m == nil {
@@ -159,7 +158,7 @@ func TestSinkWriterJSONLines(t *testing.T) {
 			if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
 				t.Fatalf("%s: %v", key, err)
 			}
-			i := slices.IndexFunc(letters, func(d parse.DeadLetter) bool { return d.Offset == r.Offset && d.Line == r.Line })
+			i := slices.IndexFunc(letters, func(d schema.DeadLetter) bool { return d.Offset == r.Offset && d.Line == r.Line })
 			if i < 0 {
 				t.Fatalf("%s: unknown letter %+v", key, r)
 			}
@@ -208,8 +207,8 @@ func TestSinkWriterDeterministic(t *testing.T) {
 
 func TestSinkWriterHugeRawKeptWhole(t *testing.T) {
 	big := bytes.Repeat([]byte("x"), 10<<20)
-	d := parse.DeadLetter{Topic: "flows", Partition: 2, Offset: 9, Line: 2, Reason: schema.ReasonTooLong, Detail: "line_too_long", Raw: big, Time: hour5}
-	files := writeLetters(t, t.TempDir(), []parse.DeadLetter{d})
+	d := schema.DeadLetter{Topic: "flows", Partition: 2, Offset: 9, Line: 2, Reason: schema.ReasonTooLong, Detail: "line_too_long", Raw: big, Time: hour5}
+	files := writeLetters(t, t.TempDir(), []schema.DeadLetter{d})
 	for _, data := range files {
 		checkJSONLine(t, bytes.TrimSuffix(data, []byte("\n")), &d)
 	}
@@ -229,7 +228,7 @@ func TestToRecordTruncation(t *testing.T) {
 		{"binary cut", []byte{0xff, 1, 2, 3, 4}, 3, []byte{0xff, 1, 2}, true},
 	}
 	for _, tt := range tests {
-		d := parse.DeadLetter{Raw: tt.raw, Reason: schema.ReasonTooLong}
+		d := schema.DeadLetter{Raw: tt.raw, Reason: schema.ReasonTooLong}
 		r := toRecord(&d, tt.max)
 		got, err := r.RawBytes()
 		if err != nil || !bytes.Equal(got, tt.wantRaw) || (r.RawBase64 != nil) != tt.base64 {

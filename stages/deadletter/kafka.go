@@ -11,7 +11,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"flowlake/stages/parse"
+	"flowlake/schema"
 )
 
 // KafkaWriter produces dead letters as JSON messages to a Kafka topic, keyed
@@ -74,7 +74,7 @@ func (k *KafkaWriter) String() string { return "kafka://" + k.topic }
 
 // Write implements Writer; it retries until every letter is acknowledged by
 // all in-sync replicas or ctx ends.
-func (k *KafkaWriter) Write(ctx context.Context, letters []parse.DeadLetter) error {
+func (k *KafkaWriter) Write(ctx context.Context, letters []schema.DeadLetter) error {
 	msgs := make([]kafka.Message, len(letters))
 	for i := range letters {
 		b, err := json.Marshal(toRecord(&letters[i], k.maxRaw))

@@ -12,7 +12,6 @@ import (
 
 	"flowlake/internal/testenv"
 	"flowlake/schema"
-	"flowlake/stages/parse"
 )
 
 // readTopic reads n messages from partition 0 of topic, from the start.
@@ -43,7 +42,7 @@ func TestKafkaWriter(t *testing.T) {
 	letters := sampleLetters()
 	// Bigger than Kafka's 1 MiB message limit: truncated, not stuck.
 	big := bytes.Repeat([]byte("0123456789"), 1<<20)
-	letters = append(letters, parse.DeadLetter{Topic: "flows", Partition: 2, Offset: 300, Line: 2, Reason: schema.ReasonTooLong,
+	letters = append(letters, schema.DeadLetter{Topic: "flows", Partition: 2, Offset: 300, Line: 2, Reason: schema.ReasonTooLong,
 		Detail: "line_too_long: 10485760 bytes, limit 65536", Raw: big, Time: day2})
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

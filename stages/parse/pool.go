@@ -7,7 +7,6 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"time"
 
 	"flowlake/schema"
 )
@@ -45,50 +44,22 @@ type Config struct {
 	JSONFields []string
 }
 
-// Message is one message of a chunk (a Kafka message, or lines of an
-// archive object).
-type Message struct {
-	Offset int64
-	Value  []byte
-	Time   time.Time
-	// Fault, when set, says why the source could not read this part of
-	// its stream (a corrupt gzip object): the message is a dead letter
-	// whole, with this detail.
-	Fault string
-}
+// The shared types of the data path live in schema; these names keep
+// the parse stage's API.
+type (
+	Message    = schema.Message
+	DeadLetter = schema.DeadLetter
+	GroupKey   = schema.GroupKey
+	SkipKey    = schema.SkipKey
+)
 
-// GroupKey is where a row goes: one batch per key and partition.
-type GroupKey struct {
-	Account string
-	Region  string
-	Hour    int64
-	Layout  *schema.Layout
-}
-
-// Partition returns the key's Hive partition.
-func (k GroupKey) Partition() schema.PartitionKey {
-	return schema.PartitionKey{Account: k.Account, Region: k.Region, Hour: k.Hour}
-}
+// SkipKeyOf returns the restart-stable form of k.
+func SkipKeyOf(k GroupKey) SkipKey { return schema.SkipKeyOf(k) }
 
 // Group is the rows of a chunk that share a key.
 type Group struct {
 	Key   GroupKey
 	Block *schema.Block
-}
-
-// DeadLetter is a record or message that could not be used, kept with the
-// reason and the raw bytes.
-type DeadLetter struct {
-	Topic     string
-	Partition int
-	Offset    int64
-	// Line is the 1-based line (or CloudWatch event) inside the message; 0
-	// when the whole message is rejected.
-	Line   int32
-	Reason schema.Reason
-	Detail string
-	Raw    []byte
-	Time   time.Time
 }
 
 // Stats counts what a chunk held.
@@ -118,19 +89,6 @@ func (s *Stats) Add(o Stats) {
 	s.Skipped += o.Skipped
 	s.Control += o.Control
 	s.MaxTime = max(s.MaxTime, o.MaxTime)
-}
-
-// SkipKey names a batch key across restarts: the layout by its stable ID.
-type SkipKey struct {
-	Account string `json:"account"`
-	Region  string `json:"region"`
-	Hour    int64  `json:"hour"`
-	Layout  uint64 `json:"layout"`
-}
-
-// SkipKeyOf returns the restart-stable form of k.
-func SkipKeyOf(k GroupKey) SkipKey {
-	return SkipKey{Account: k.Account, Region: k.Region, Hour: k.Hour, Layout: k.Layout.ID}
 }
 
 // Skip lists what is already durable past the commit position after a

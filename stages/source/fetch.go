@@ -10,7 +10,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"flowlake/stages/parse"
+	"flowlake/schema"
 )
 
 // Fetcher reads one partition in batches from its leader, reconnecting with
@@ -46,7 +46,7 @@ func (f *Fetcher) Close() {
 // Fetch returns the next messages, appended to buf, or none when the broker
 // had nothing within the max wait. It retries broken connections until ctx
 // ends; it returns an error only when ctx ends.
-func (f *Fetcher) Fetch(ctx context.Context, buf []parse.Message) ([]parse.Message, error) {
+func (f *Fetcher) Fetch(ctx context.Context, buf []schema.Message) ([]schema.Message, error) {
 	for {
 		if err := ctx.Err(); err != nil {
 			return buf, err
@@ -103,7 +103,7 @@ func (f *Fetcher) Fetch(ctx context.Context, buf []parse.Message) ([]parse.Messa
 	}
 }
 
-func (f *Fetcher) read(buf []parse.Message) ([]parse.Message, error) {
+func (f *Fetcher) read(buf []schema.Message) ([]schema.Message, error) {
 	if _, err := f.conn.Seek(f.offset, kafka.SeekAbsolute|kafka.SeekDontCheck); err != nil {
 		return buf, err
 	}
@@ -117,7 +117,7 @@ func (f *Fetcher) read(buf []parse.Message) ([]parse.Message, error) {
 		if m.Offset < f.offset {
 			continue
 		}
-		buf = append(buf, parse.Message{Offset: m.Offset, Value: m.Value, Time: m.Time})
+		buf = append(buf, schema.Message{Offset: m.Offset, Value: m.Value, Time: m.Time})
 		f.offset = m.Offset + 1
 	}
 	if err := b.Close(); err != nil {

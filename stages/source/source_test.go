@@ -10,7 +10,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"flowlake/internal/testenv"
-	"flowlake/stages/parse"
+	"flowlake/schema"
 	"flowlake/stages/source"
 )
 
@@ -77,7 +77,7 @@ func TestFetcher(t *testing.T) {
 	t.Run("reads everything in order from the first offset", func(t *testing.T) {
 		f, stop := fetcherFor(t, env, kafka.FirstOffset)
 		defer stop()
-		var all []parse.Message
+		var all []schema.Message
 		for len(all) < 300 {
 			out, err := f.Fetch(ctx, nil)
 			if err != nil {

@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"time"
 
-	"flowlake/stages/parse"
+	"flowlake/schema"
 )
 
 // A source hands the pipeline streams: ordered runs of positioned messages
@@ -46,7 +46,7 @@ type Reader interface {
 	// Fetch appends the next messages to buf (none means "nothing yet").
 	// It returns io.EOF once a finite stream is exhausted, ctx's error
 	// when ctx ends, and any other error when the stream cannot go on.
-	Fetch(ctx context.Context, buf []parse.Message) ([]parse.Message, error)
+	Fetch(ctx context.Context, buf []schema.Message) ([]schema.Message, error)
 	Close()
 }
 

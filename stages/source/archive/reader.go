@@ -14,7 +14,6 @@ import (
 	"github.com/klauspost/compress/gzip"
 
 	"flowlake/schema"
-	"flowlake/stages/parse"
 )
 
 // Messages are cut by these fixed rules, never by configuration: a resumed
@@ -70,7 +69,7 @@ func (r *reader) closeObject() {
 }
 
 // Fetch implements source.Reader.
-func (r *reader) Fetch(ctx context.Context, buf []parse.Message) ([]parse.Message, error) {
+func (r *reader) Fetch(ctx context.Context, buf []schema.Message) ([]schema.Message, error) {
 	size := 0
 	maxBytes := r.st.maxBytes
 	for size < maxBytes {
@@ -155,9 +154,9 @@ func (r *reader) next(ctx context.Context) error {
 
 // message cuts the next message of the open object: ok is false when the
 // object ended without one.
-func (r *reader) message() (m parse.Message, ok bool, err error) {
+func (r *reader) message() (m schema.Message, ok bool, err error) {
 	if r.fault != "" {
-		m = parse.Message{Offset: Offset(r.idx, r.line), Time: r.when, Fault: r.fault}
+		m = schema.Message{Offset: Offset(r.idx, r.line), Time: r.when, Fault: r.fault}
 		r.fault = ""
 		r.endObject()
 		return m, true, nil
@@ -200,13 +199,13 @@ func (r *reader) message() (m parse.Message, ok bool, err error) {
 		if r.fault == "" {
 			r.endObject()
 		}
-		return parse.Message{}, false, nil
+		return schema.Message{}, false, nil
 	}
 	base := first - 1
 	if r.hasHd {
 		base = first - 2
 	}
-	return parse.Message{Offset: Offset(r.idx, base), Value: value, Time: r.when}, true, nil
+	return schema.Message{Offset: Offset(r.idx, base), Value: value, Time: r.when}, true, nil
 }
 
 // readLine appends the next line, "\n" included, to dst; more is false at

@@ -3,7 +3,7 @@ package archive
 import (
 	"sync"
 
-	"flowlake/stages/parse"
+	"flowlake/schema"
 	"flowlake/stages/source"
 )
 
@@ -68,7 +68,7 @@ func (st *stream) complete() bool {
 
 // Locate maps a dead letter of one of the source's streams to its object
 // URL and line (deadletter.Locator).
-func (s *Source) Locate(d *parse.DeadLetter) (string, int64) {
+func (s *Source) Locate(d *schema.DeadLetter) (string, int64) {
 	s.mu.Lock()
 	st := s.streams[d.Topic]
 	s.mu.Unlock()

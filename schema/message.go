@@ -1,0 +1,60 @@
+package schema
+
+import "time"
+
+// The types every stage shares: what a source yields (Message), where a
+// row goes (GroupKey), how a key is named across restarts (SkipKey) and a
+// record that could not be used (DeadLetter).
+
+// Message is one message of a chunk (a Kafka message, or lines of an
+// archive object).
+type Message struct {
+	Offset int64
+	Value  []byte
+	Time   time.Time
+	// Fault, when set, says why the source could not read this part of
+	// its stream (a corrupt gzip object): the message is a dead letter
+	// whole, with this detail.
+	Fault string
+}
+
+// GroupKey is where a row goes: one batch per key and partition.
+type GroupKey struct {
+	Account string
+	Region  string
+	Hour    int64
+	Layout  *Layout
+}
+
+// Partition returns the key's Hive partition.
+func (k GroupKey) Partition() PartitionKey {
+	return PartitionKey{Account: k.Account, Region: k.Region, Hour: k.Hour}
+}
+
+// DeadLetter is a record or message that could not be used, kept with the
+// reason and the raw bytes.
+type DeadLetter struct {
+	Topic     string
+	Partition int
+	Offset    int64
+	// Line is the 1-based line (or CloudWatch event) inside the message; 0
+	// when the whole message is rejected.
+	Line   int32
+	Reason Reason
+	Detail string
+	Raw    []byte
+	Time   time.Time
+}
+
+// SkipKey names a batch key across restarts: the layout by its stable ID.
+type SkipKey struct {
+	Account string `json:"account"`
+	Region  string `json:"region"`
+	Hour    int64  `json:"hour"`
+	Layout  uint64 `json:"layout"`
+}
+
+// SkipKeyOf returns the restart-stable form of k.
+func SkipKeyOf(k GroupKey) SkipKey {
+	return SkipKey{Account: k.Account, Region: k.Region, Hour: k.Hour, Layout: k.Layout.ID}
+}
