@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"flowlake/stages/batch"
+	"flowlake/stages/checkpoint"
 	"flowlake/stages/parse"
 	"flowlake/stages/source"
 )
@@ -25,7 +26,7 @@ type partition struct {
 	fetchErr error
 	logger   *slog.Logger
 	batcher  *batch.Batcher
-	prog     *progress
+	prog     *checkpoint.Progress
 	skip     *parse.Skip
 	// skipUntil is the highest offset skip can match; later chunks skip
 	// nothing and are not checked.
@@ -53,7 +54,7 @@ func (pt *partition) syncOpen() {
 func (p *Pipeline) handle(ctx context.Context, s source.Stream) error {
 	id := s.ID()
 	logger := p.logger.With("topic", id.Topic, "partition", id.Partition)
-	prog, found, err := loadCheckpoint(ctx, p.sink, s.CheckpointKey(), id.Topic, id.Partition)
+	prog, found, err := checkpoint.Load(ctx, p.sink, s.CheckpointKey(), id.Topic, id.Partition)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil
@@ -62,25 +63,25 @@ func (p *Pipeline) handle(ctx context.Context, s source.Stream) error {
 	}
 	committed := s.Resume()
 	start := committed
-	if found && prog.next > start {
-		start = prog.next
+	if found && prog.Next > start {
+		start = prog.Next
 	}
-	if start >= 0 && prog.next < start {
-		prog.next = start
+	if start >= 0 && prog.Next < start {
+		prog.Next = start
 	}
 	// Waiting to join the group is not idleness: count from the assignment.
 	p.lastData.Store(time.Now().UnixNano())
 	p.assigned.Store(true)
-	logger.Info("partition started", "committed", committed, "checkpoint", prog.next, "resume", start, "durable_keys", len(prog.durable))
-	if found && prog.next >= 0 && prog.next > committed {
+	logger.Info("partition started", "committed", committed, "checkpoint", prog.Next, "resume", start, "durable_keys", prog.Durable())
+	if found && prog.Next >= 0 && prog.Next > committed {
 		// A crash between a checkpoint and its Kafka commit leaves the
 		// commit behind; bring it up to the checkpoint now, or it stays
 		// behind (and lag alerts fire) until the partition gets records.
-		if err := s.Commit(prog.next); err != nil {
-			logger.Debug("kafka offset commit failed", "offset", prog.next, "err", err)
+		if err := s.Commit(prog.Next); err != nil {
+			logger.Debug("kafka offset commit failed", "offset", prog.Next, "err", err)
 		}
 	}
-	pt := &partition{p: p, s: s, id: id, logger: logger, batcher: batch.New(p.cfg.Batch, start), prog: prog, skip: prog.skip()}
+	pt := &partition{p: p, s: s, id: id, logger: logger, batcher: batch.New(p.cfg.Batch, start), prog: prog, skip: prog.Skip()}
 	pt.roundCtx, pt.cancelRounds = context.WithCancel(p.hardCtx)
 	defer pt.cancelRounds()
 	if pt.skip != nil {
@@ -217,7 +218,7 @@ func (pt *partition) stop(ctx context.Context) error {
 	}
 	r := pt.batcher.Due(time.Now(), false, true)
 	pt.syncOpen()
-	if r == nil && pt.batcher.Next() > pt.prog.next {
+	if r == nil && pt.batcher.Next() > pt.prog.Next {
 		// Nothing to write, but records were read since the last round
 		// (skipped as durable, or control messages): record how far.
 		r = &batch.Round{Commit: pt.batcher.Next()}
@@ -228,7 +229,7 @@ func (pt *partition) stop(ctx context.Context) error {
 	if err := p.runRound(pt.roundCtx, pt, r); err != nil {
 		return pt.abandoned(ctx, err)
 	}
-	pt.logger.Info("partition stopped", "next_offset", pt.prog.next, "rows_written", pt.rows, "files", pt.files)
+	pt.logger.Info("partition stopped", "next_offset", pt.prog.Next, "rows_written", pt.rows, "files", pt.files)
 	return nil
 }
 

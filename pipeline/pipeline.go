@@ -1,13 +1,10 @@
 package pipeline
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-	"runtime"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -17,6 +14,7 @@ import (
 	"flowlake/stages/batch"
 	"flowlake/stages/deadletter"
 	"flowlake/stages/encode"
+	"flowlake/stages/output"
 	"flowlake/stages/parse"
 	"flowlake/stages/sink"
 	"flowlake/stages/source"
@@ -122,7 +120,7 @@ type Pipeline struct {
 	metrics *metrics
 	source  source.Runner
 	pool    *parse.Pool
-	encoder *encode.Encoder
+	output  *output.Parquet
 	sink    sink.Sink
 	dlq     deadletter.Writer
 
@@ -136,10 +134,8 @@ type Pipeline struct {
 	deadLogged atomic.Int64
 	// stopping is set once the pipeline itself stops (not a revoke), and
 	// incomplete counts partitions whose final flush it had to abandon.
-	stopping    atomic.Bool
-	incomplete  atomic.Int64
-	encodeSlots chan struct{}
-	buffers     sync.Pool
+	stopping   atomic.Bool
+	incomplete atomic.Int64
 
 	hardCtx   context.Context
 	hardStop  context.CancelFunc
@@ -177,13 +173,11 @@ func New(cfg Config, deps Deps, logger *slog.Logger, reg prometheus.Registerer) 
 	}
 	hardCtx, hardStop := context.WithCancel(context.Background())
 	p := &Pipeline{
-		cfg: cfg, logger: logger, source: src, pool: pool, encoder: enc,
+		cfg: cfg, logger: logger, source: src, pool: pool, output: output.NewParquet(enc, deps.Sink, cfg.FlowLogID),
 		sink: deps.Sink, dlq: dlq, fetchBudget: newBudget(cfg.FetchBufferBytes),
-		encodeSlots: make(chan struct{}, runtime.GOMAXPROCS(0)),
-		hardCtx:     hardCtx, hardStop: hardStop,
+		hardCtx: hardCtx, hardStop: hardStop,
 	}
 	p.metrics = newMetrics(reg, &p.buffered)
-	p.buffers.New = func() any { return new(bytes.Buffer) }
 	return p, nil
 }
 

@@ -1,10 +1,7 @@
 package pipeline
 
 import (
-	"bytes"
 	"context"
-	"fmt"
-	"strconv"
 	"sync"
 	"time"
 
@@ -12,7 +9,6 @@ import (
 
 	"flowlake/schema"
 	"flowlake/stages/batch"
-	"flowlake/stages/encode"
 	"flowlake/stages/parse"
 )
 
@@ -32,7 +28,7 @@ func (p *Pipeline) runRound(ctx context.Context, pt *partition, r *batch.Round) 
 	g.SetLimit(p.cfg.FlushConcurrency)
 	for _, bt := range r.Batches {
 		g.Go(func() error {
-			n, err := p.writeBatch(gctx, pt, bt)
+			n, err := p.output.Write(gctx, pt.id.Topic, pt.id.Partition, bt)
 			if err != nil {
 				return err
 			}
@@ -54,15 +50,15 @@ func (p *Pipeline) runRound(ctx context.Context, pt *partition, r *batch.Round) 
 	if n := len(r.Dead); n > 0 {
 		dead = &schema.Pos{Offset: r.Dead[n-1].Offset, Line: r.Dead[n-1].Line}
 	}
-	pt.prog.advance(r.Commit, files, dead)
-	if err := pt.prog.store(ctx, p.sink, pt.s.CheckpointKey(), pt.id.Topic, pt.id.Partition); err != nil {
+	pt.prog.Advance(r.Commit, files, dead)
+	if err := pt.prog.Store(ctx, p.sink, pt.s.CheckpointKey(), pt.id.Topic, pt.id.Partition); err != nil {
 		return err
 	}
-	if pt.prog.next >= 0 {
-		if err := pt.s.Commit(pt.prog.next); err != nil {
+	if pt.prog.Next >= 0 {
+		if err := pt.s.Commit(pt.prog.Next); err != nil {
 			// The checkpoint in the sink is what a restart trusts; a failed
 			// Kafka commit (say, after a revoke) only delays lag metrics.
-			pt.logger.Debug("kafka offset commit failed", "offset", pt.prog.next, "err", err)
+			pt.logger.Debug("kafka offset commit failed", "offset", pt.prog.Next, "err", err)
 		}
 	}
 	p.buffered.Add(-int64(r.Bytes))
@@ -89,46 +85,10 @@ func (p *Pipeline) runRound(ctx context.Context, pt *partition, r *batch.Round) 
 	m.rounds.Add(1)
 	m.commitsTotal.Inc()
 	m.roundSeconds.Observe(time.Since(start).Seconds())
-	pt.logger.Debug("round durable", "files", len(r.Batches), "rows", rows, "dead_letters", len(r.Dead), "next_offset", pt.prog.next, "took", time.Since(start))
+	pt.logger.Debug("round durable", "files", len(r.Batches), "rows", rows, "dead_letters", len(r.Dead), "next_offset", pt.prog.Next, "took", time.Since(start))
 	return nil
 }
 
 // maxDeadLogged is how many dead letters a run logs one by one; the rest
 // are counted (metrics and the run summary) and kept in the dead-letter sink.
 const maxDeadLogged = 10
-
-// writeBatch encodes one batch and writes it; it returns the file's size.
-func (p *Pipeline) writeBatch(ctx context.Context, pt *partition, bt *batch.Batch) (int, error) {
-	buf := p.buffers.Get().(*bytes.Buffer)
-	defer func() {
-		if buf.Cap() <= 64<<20 {
-			buf.Reset()
-			p.buffers.Put(buf)
-		}
-	}()
-	buf.Reset()
-	meta := map[string]string{
-		"flowlake.version":      encode.Version,
-		"flowlake.format":       bt.Key.Layout.Format.String(),
-		"flowlake.topic":        pt.id.Topic,
-		"flowlake.partition":    strconv.Itoa(pt.id.Partition),
-		"flowlake.first_offset": strconv.FormatInt(bt.Block.First.Offset, 10),
-		"flowlake.last_offset":  strconv.FormatInt(bt.Block.Last.Offset, 10),
-	}
-	select {
-	case p.encodeSlots <- struct{}{}:
-	case <-ctx.Done():
-		return 0, ctx.Err()
-	}
-	err := p.encoder.Encode(buf, bt.Block, meta)
-	<-p.encodeSlots
-	if err != nil {
-		return 0, fmt.Errorf("encode %s: %w", bt.Key.Account, err)
-	}
-	hash := schema.BatchHash(pt.id.Topic, pt.id.Partition, bt.Block.First)
-	key := schema.ObjectKey("", bt.Key.Partition(), p.cfg.FlowLogID, hash)
-	if err := p.sink.Put(ctx, key, buf.Bytes()); err != nil {
-		return 0, fmt.Errorf("write %s: %w", key, err)
-	}
-	return buf.Len(), nil
-}

@@ -5,13 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"strconv"
 	"time"
 
 	"github.com/segmentio/kafka-go"
 
 	"flowlake/schema"
+	"flowlake/stages/backoff"
 )
 
 // KafkaWriter produces dead letters as JSON messages to a Kafka topic, keyed
@@ -92,13 +92,10 @@ func (k *KafkaWriter) Write(ctx context.Context, letters []schema.DeadLetter) er
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		d := time.Duration(min(30_000, 100<<min(attempt, 9))) * time.Millisecond
-		d = d/2 + rand.N(d/2+1)
+		d := backoff.Delay(attempt, 100*time.Millisecond, 30*time.Second)
 		k.logger.Warn("dead-letter produce failed; retrying", "topic", k.topic, "err", err, "attempt", attempt, "backoff", d)
-		select {
-		case <-time.After(d):
-		case <-ctx.Done():
-			return ctx.Err()
+		if err := backoff.Sleep(ctx, d); err != nil {
+			return err
 		}
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"strings"
 	"sync"
@@ -15,6 +14,8 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"flowlake/stages/backoff"
 )
 
 // Retry reasons: the bounded values of the reason label of
@@ -118,16 +119,7 @@ func (s *S3) ctxErr(ctx context.Context, op, obj string, last error) error {
 
 // backoffDelay returns a uniform random delay in [0, min(max, 100ms*2^(attempt-1))).
 func backoffDelay(attempt int, maxDelay time.Duration) time.Duration {
-	ceiling := maxDelay
-	if attempt < 32 {
-		if c := minBackoff << (attempt - 1); c < maxDelay {
-			ceiling = c
-		}
-	}
-	if ceiling <= 0 {
-		return 0
-	}
-	return rand.N(ceiling)
+	return backoff.Delay(attempt, minBackoff, maxDelay)
 }
 
 // errorCodeReasons maps the S3 error codes worth retrying to their retry

@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"time"
 
 	"github.com/segmentio/kafka-go"
 
 	"flowlake/schema"
+	"flowlake/stages/backoff"
 )
 
 // Fetcher reads one partition in batches from its leader, reconnecting with
@@ -159,13 +159,9 @@ func (f *Fetcher) connect(ctx context.Context) error {
 // backoff sleeps with capped exponential backoff and jitter.
 func (f *Fetcher) backoff(ctx context.Context, what string, err error) {
 	f.failures++
-	d := time.Duration(min(30_000, 100<<min(f.failures, 9))) * time.Millisecond
-	d = d/2 + rand.N(d/2+1)
+	d := backoff.Delay(f.failures, 100*time.Millisecond, 30*time.Second)
 	if f.failures == 1 || f.failures%10 == 0 {
 		f.logger.Warn("kafka "+what+" failed; retrying", "err", err, "attempt", f.failures, "backoff", d)
 	}
-	select {
-	case <-time.After(d):
-	case <-ctx.Done():
-	}
+	_ = backoff.Sleep(ctx, d)
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"runtime"
 	"slices"
@@ -22,6 +21,7 @@ import (
 	"github.com/aws/smithy-go"
 	"golang.org/x/sync/errgroup"
 
+	"flowlake/stages/backoff"
 	"flowlake/stages/sink"
 	"flowlake/stages/source"
 )
@@ -411,14 +411,12 @@ func (s *Source) retry(ctx context.Context, what string, fn func() error) error 
 		if permanent(err) {
 			return err
 		}
-		d := time.Duration(rand.N(int64(min(100*time.Millisecond<<min(attempt-1, 10), 20*time.Second))))
+		d := backoff.Delay(attempt, 100*time.Millisecond, 20*time.Second)
 		if attempt == 1 || attempt%10 == 0 {
 			s.logger.Warn("s3 read failed; retrying", "what", what, "attempt", attempt, "backoff", d, "err", err)
 		}
-		select {
-		case <-time.After(d):
-		case <-ctx.Done():
-			return ctx.Err()
+		if err := backoff.Sleep(ctx, d); err != nil {
+			return err
 		}
 	}
 }

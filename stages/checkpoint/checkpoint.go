@@ -1,4 +1,8 @@
-package pipeline
+// Package checkpoint is the format of a stream's progress record in the
+// sink: where the stream resumes, and which batch keys and dead letters
+// past that point are already durable. The pipeline stores one after each
+// flush round and reads it when a stream starts.
+package checkpoint
 
 import (
 	"context"
@@ -32,22 +36,27 @@ type checkpoint struct {
 }
 
 type durable struct {
-	parse.SkipKey
+	schema.SkipKey
 	Pos schema.Pos `json:"pos"`
 }
 
-// progress is a partition's durable state as rounds advance it. Only the
+// Progress is a stream's durable state as rounds advance it. Only the
 // goroutine running rounds touches it.
-type progress struct {
-	next    int64
-	durable map[parse.SkipKey]schema.Pos
+type Progress struct {
+	// Next is the offset below which every record is durable (-1: none).
+	Next    int64
+	durable map[schema.SkipKey]schema.Pos
 	dead    *schema.Pos
 }
 
-func loadCheckpoint(ctx context.Context, s sink.Sink, key, topic string, partition int) (*progress, bool, error) {
+// Durable is the number of batch keys durable past Next.
+func (p *Progress) Durable() int { return len(p.durable) }
+
+// Load reads the checkpoint at key; found is false when there is none.
+func Load(ctx context.Context, s sink.Sink, key, topic string, partition int) (*Progress, bool, error) {
 	b, err := s.Get(ctx, key)
 	if errors.Is(err, sink.ErrNotFound) {
-		return &progress{next: -1, durable: map[parse.SkipKey]schema.Pos{}}, false, nil
+		return &Progress{Next: -1, durable: map[schema.SkipKey]schema.Pos{}}, false, nil
 	}
 	if err != nil {
 		return nil, false, fmt.Errorf("read checkpoint: %w", err)
@@ -59,20 +68,20 @@ func loadCheckpoint(ctx context.Context, s sink.Sink, key, topic string, partiti
 	if c.Version != 1 || c.Topic != topic || c.Partition != partition {
 		return nil, false, fmt.Errorf("checkpoint %s does not match %s/%d", key, topic, partition)
 	}
-	p := &progress{next: c.Next, durable: make(map[parse.SkipKey]schema.Pos, len(c.Durable)), dead: c.DeadLetters}
+	p := &Progress{Next: c.Next, durable: make(map[schema.SkipKey]schema.Pos, len(c.Durable)), dead: c.DeadLetters}
 	for _, d := range c.Durable {
 		p.durable[d.SkipKey] = d.Pos
 	}
 	return p, true, nil
 }
 
-// skip returns what a replay must drop, or nil when nothing is durable past
+// Skip returns what a replay must drop, or nil when nothing is durable past
 // the resume offset.
-func (p *progress) skip() *parse.Skip {
+func (p *Progress) Skip() *parse.Skip {
 	if len(p.durable) == 0 && p.dead == nil {
 		return nil
 	}
-	s := &parse.Skip{Groups: make(map[parse.SkipKey]schema.Pos, len(p.durable))}
+	s := &parse.Skip{Groups: make(map[schema.SkipKey]schema.Pos, len(p.durable))}
 	for k, v := range p.durable {
 		s.Groups[k] = v
 	}
@@ -82,9 +91,9 @@ func (p *progress) skip() *parse.Skip {
 	return s
 }
 
-// advance records a round's files and its commit position, dropping
+// Advance records a round's files and its commit position, dropping
 // entries the next replay can no longer reach.
-func (p *progress) advance(commit int64, files map[parse.SkipKey]schema.Pos, dead *schema.Pos) {
+func (p *Progress) Advance(commit int64, files map[schema.SkipKey]schema.Pos, dead *schema.Pos) {
 	for k, v := range files {
 		if old, ok := p.durable[k]; !ok || old.Less(v) {
 			p.durable[k] = v
@@ -94,21 +103,22 @@ func (p *progress) advance(commit int64, files map[parse.SkipKey]schema.Pos, dea
 		d := *dead
 		p.dead = &d
 	}
-	if commit > p.next {
-		p.next = commit
+	if commit > p.Next {
+		p.Next = commit
 	}
 	for k, v := range p.durable {
-		if v.Offset < p.next {
+		if v.Offset < p.Next {
 			delete(p.durable, k)
 		}
 	}
-	if p.dead != nil && p.dead.Offset < p.next {
+	if p.dead != nil && p.dead.Offset < p.Next {
 		p.dead = nil
 	}
 }
 
-func (p *progress) store(ctx context.Context, s sink.Sink, key, topic string, partition int) error {
-	c := checkpoint{Version: 1, Topic: topic, Partition: partition, Next: p.next,
+// Store writes the checkpoint at key.
+func (p *Progress) Store(ctx context.Context, s sink.Sink, key, topic string, partition int) error {
+	c := checkpoint{Version: 1, Topic: topic, Partition: partition, Next: p.Next,
 		DeadLetters: p.dead, Updated: time.Now().UTC().Format(time.RFC3339Nano)}
 	for k, v := range p.durable {
 		c.Durable = append(c.Durable, durable{SkipKey: k, Pos: v})

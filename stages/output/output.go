@@ -1,0 +1,80 @@
+// Package output is the stage that makes a batch a file: it encodes the
+// batch as Parquet, names it in AWS's Hive layout and writes it to the
+// sink. Later outputs (manifests, compaction, table formats) sit beside it.
+package output
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"runtime"
+	"strconv"
+	"sync"
+
+	"flowlake/schema"
+	"flowlake/stages/batch"
+	"flowlake/stages/encode"
+	"flowlake/stages/sink"
+)
+
+// Parquet writes batches as Parquet files.
+type Parquet struct {
+	enc       *encode.Encoder
+	sink      sink.Sink
+	flowLogID string
+	// slots bounds parallel encodes (CPU bound) whatever the number of
+	// parallel writes (I/O bound).
+	slots   chan struct{}
+	buffers sync.Pool
+}
+
+// NewParquet returns an output into s; flowLogID goes into every name.
+func NewParquet(enc *encode.Encoder, s sink.Sink, flowLogID string) *Parquet {
+	o := &Parquet{enc: enc, sink: s, flowLogID: flowLogID, slots: make(chan struct{}, runtime.GOMAXPROCS(0))}
+	o.buffers.New = func() any { return new(bytes.Buffer) }
+	return o
+}
+
+// Key is the object key of a batch of a stream: the Hive partition of its
+// key, and a name derived from the stream and its first record, so that a
+// replay of the same records writes the same key.
+func (o *Parquet) Key(topic string, partition int, bt *batch.Batch) string {
+	hash := schema.BatchHash(topic, partition, bt.Block.First)
+	return schema.ObjectKey("", bt.Key.Partition(), o.flowLogID, hash)
+}
+
+// Write encodes bt, a batch of stream (topic, partition), and writes it;
+// it returns the file's size once the file is durable.
+func (o *Parquet) Write(ctx context.Context, topic string, partition int, bt *batch.Batch) (int, error) {
+	buf := o.buffers.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= 64<<20 {
+			buf.Reset()
+			o.buffers.Put(buf)
+		}
+	}()
+	buf.Reset()
+	meta := map[string]string{
+		"flowlake.version":      encode.Version,
+		"flowlake.format":       bt.Key.Layout.Format.String(),
+		"flowlake.topic":        topic,
+		"flowlake.partition":    strconv.Itoa(partition),
+		"flowlake.first_offset": strconv.FormatInt(bt.Block.First.Offset, 10),
+		"flowlake.last_offset":  strconv.FormatInt(bt.Block.Last.Offset, 10),
+	}
+	select {
+	case o.slots <- struct{}{}:
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	err := o.enc.Encode(buf, bt.Block, meta)
+	<-o.slots
+	if err != nil {
+		return 0, fmt.Errorf("encode %s: %w", bt.Key.Account, err)
+	}
+	key := o.Key(topic, partition, bt)
+	if err := o.sink.Put(ctx, key, buf.Bytes()); err != nil {
+		return 0, fmt.Errorf("write %s: %w", key, err)
+	}
+	return buf.Len(), nil
+}
