@@ -18,7 +18,7 @@ build:
 # ./data is recreated: its checkpoints belong to the previous demo broker.
 run: build
 	rm -rf ./data
-	$(BIN)/flowlake run --embedded --sink file://./data --exit-when-idle 3s
+	$(BIN)/flowlake demo --sink file://./data --exit-when-idle 3s
 	@echo
 	$(BIN)/flowlake inspect ./data
 

@@ -153,7 +153,7 @@ func (c *Config) Validate() error {
 func (c *Config) validateKafka() error {
 	if !c.Embedded {
 		if len(c.Kafka.Brokers) == 0 {
-			return invalid("--brokers", "at least one broker is required (or --embedded for the demo)")
+			return invalid("--brokers", "at least one broker is required (or `flowlake demo`)")
 		}
 	}
 	for _, b := range c.Kafka.Brokers {

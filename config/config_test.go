@@ -140,9 +140,9 @@ func TestValidateFlags(t *testing.T) {
 			t.Errorf("Validate after %v = %v, want an error naming %s", tt.args, err, tt.want)
 		}
 	}
-	c, _, err := Parse("run", []string{"--embedded"}, RunFlags)
+	c, _, err := Parse("demo", nil, DemoFlags)
 	if err != nil || c.Validate() != nil {
-		t.Fatalf("--embedded alone should be valid: %v %v", err, c.Validate())
+		t.Fatalf("the demo needs no flag: %v %v", err, c.Validate())
 	}
 }
 

@@ -55,9 +55,15 @@ func RunFlags(fs *flag.FlagSet, c *Config) {
 	fs.Var(&list{p: &c.JSONFields}, "json-field", "field of log shippers' JSON events holding the flow log line, dots for nesting (default: message, then log)")
 	fs.DurationVar(&c.ExitWhenIdle, "exit-when-idle", c.ExitWhenIdle, "stop cleanly once no record arrived for this long (0: never)")
 	fs.DurationVar(&c.ProgressInterval, "progress-interval", c.ProgressInterval, "log progress this often")
-	fs.BoolVar(&c.Embedded, "embedded", c.Embedded, "demo: run an in-process Kafka broker fed by the generator")
-	fs.IntVar(&c.EmbeddedRecords, "embedded-records", c.EmbeddedRecords, "records the embedded demo generates")
 	outputFlags(fs, c)
+}
+
+// DemoFlags binds the `flowlake demo` flags to c: those of run, plus the
+// size of the demo. The demo always runs the embedded broker.
+func DemoFlags(fs *flag.FlagSet, c *Config) {
+	c.Embedded = true
+	RunFlags(fs, c)
+	fs.IntVar(&c.EmbeddedRecords, "embedded-records", c.EmbeddedRecords, "records the embedded demo generates")
 }
 
 // outputFlags binds the flags of every command that writes the lake.

@@ -1,8 +1,10 @@
-// Package pipeline wires flowlake's stages together and owns their
-// lifecycle: it consumes a topic as a group member, runs one loop per
-// assigned partition (fetch, parse in a shared pool, batch), flushes batches
-// in rounds (encode, write, dead letters, checkpoint), and commits a
-// partition's offset only after everything below it is durable.
+// Package pipeline runs flowlake's stages: for every stream a source hands
+// it (a Kafka partition, an archive folder) it runs one loop (fetch, parse
+// in a shared pool, batch), flushes batches in rounds (the output stage
+// writes files, the dead-letter stage the dead letters, then the stream's
+// checkpoint), and tells the source a position only after everything below
+// it is durable. It knows no particular source, output format or
+// application wiring (those are in stages/ and cmd/).
 //
 // See the README's "Exactly once" section for the invariant and why it holds.
 package pipeline

@@ -41,11 +41,11 @@ func backfillCmd(ctx context.Context, args []string) error {
 	if progressMode(cfg) == "bar" && level == "info" {
 		level = "warn" // the bar and the summary say what info lines would
 	}
-	logger := pipeline.NewLogger(os.Stderr, level, cfg.LogFormat)
+	logger := NewLogger(os.Stderr, level, cfg.LogFormat)
 	if cfg.Backfill.DryRun {
 		return dryRun(ctx, cfg, logger, os.Stdout)
 	}
-	app, src, err := pipeline.BuildBackfill(ctx, cfg, logger)
+	app, src, err := BuildBackfill(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
@@ -74,7 +74,7 @@ func backfillCmd(ctx context.Context, args []string) error {
 }
 
 func dryRun(ctx context.Context, cfg *config.Config, logger *slog.Logger, w io.Writer) error {
-	src, err := pipeline.ArchiveSource(ctx, cfg, nil, logger)
+	src, err := ArchiveSource(ctx, cfg, nil, logger)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@
 //
 //	flowlake run      consume a topic and write Parquet (see --help)
 //	flowlake backfill read flow log archives (AWS's S3 delivery) into the lake
+//	flowlake demo     the pipeline on an in-process broker fed by the generator
 //	flowlake gen      generate realistic flow log records
 //	flowlake inspect  list the files and row counts under a directory
 package main
@@ -31,6 +32,8 @@ func main() {
 	switch cmd {
 	case "run":
 		err = runCmd(ctx, args)
+	case "demo":
+		err = demoCmd(ctx, args)
 	case "backfill":
 		err = backfillCmd(ctx, args)
 	case "gen":
@@ -41,7 +44,7 @@ func main() {
 		usage()
 		return
 	default:
-		fmt.Fprintf(os.Stderr, "flowlake: unknown command %q (want run, backfill, gen or inspect)\n", cmd)
+		fmt.Fprintf(os.Stderr, "flowlake: unknown command %q (want run, backfill, demo, gen or inspect)\n", cmd)
 		os.Exit(2)
 	}
 	os.Exit(exitCode(cmd, err))
@@ -66,6 +69,7 @@ func usage() {
 commands:
   run      consume VPC flow logs from Kafka and write Parquet (flowlake run --help)
   backfill read flow log archives from S3 into the same lake (flowlake backfill --help)
+  demo     run the pipeline on an in-process Kafka broker fed by the generator
   gen      generate realistic VPC flow log records (flowlake gen --help)
   inspect  list Parquet files and row counts under a directory
 `)

@@ -89,7 +89,7 @@ func TestGenAndInspect(t *testing.T) {
 	}
 	// The embedded demo end to end, then inspect its output.
 	lake := filepath.Join(dir, "lake")
-	_, stderr, code := run(t, bin, nil, "run", "--embedded", "--embedded-records", "30000", "--sink", "file://"+lake, "--exit-when-idle", "2s")
+	_, stderr, code := run(t, bin, nil, "demo", "--embedded-records", "30000", "--sink", "file://"+lake, "--exit-when-idle", "2s")
 	if code != 0 || !strings.Contains(stderr, "records_in=30000 rows_written=30000") {
 		t.Fatalf("demo exit %d:\n%s", code, stderr)
 	}

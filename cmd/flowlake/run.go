@@ -9,24 +9,37 @@ import (
 	"time"
 
 	"flowlake/config"
-	"flowlake/pipeline"
 )
 
 func runCmd(ctx context.Context, args []string) error {
-	cfg, fs, err := config.Parse("run", args, config.RunFlags)
+	return runWith(ctx, "run", args, config.RunFlags)
+}
+
+// demoCmd runs the pipeline on an in-process broker fed by the generator
+// (`make run`). The broker and the generator start only here, never on the
+// production `run` path.
+func demoCmd(ctx context.Context, args []string) error {
+	return runWith(ctx, "demo", args, config.DemoFlags)
+}
+
+func runWith(ctx context.Context, name string, args []string, bind func(*flag.FlagSet, *config.Config)) error {
+	cfg, fs, err := config.Parse(name, args, bind)
 	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintln(os.Stderr, "usage: flowlake run [flags]  (every flag also reads FLOWLAKE_<FLAG>)")
+		fmt.Fprintf(os.Stderr, "usage: flowlake %s [flags]  (every flag also reads FLOWLAKE_<FLAG>)\n", name)
 		printDefaults(fs)
 		return err
 	}
 	if err != nil {
 		return err
 	}
+	if name == "run" && cfg.Embedded {
+		return fmt.Errorf("%w: embedded: the in-process broker is the demo's; run `flowlake demo`", config.ErrInvalid)
+	}
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	logger := pipeline.NewLogger(os.Stderr, cfg.LogLevel, cfg.LogFormat)
-	app, err := pipeline.Build(ctx, cfg, logger)
+	logger := NewLogger(os.Stderr, cfg.LogLevel, cfg.LogFormat)
+	app, err := Build(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}

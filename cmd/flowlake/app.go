@@ -1,4 +1,4 @@
-package pipeline
+package main
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"flowlake/config"
+	"flowlake/pipeline"
 	"flowlake/stages/deadletter"
 	"flowlake/stages/parse"
 	"flowlake/stages/sink"
@@ -36,7 +37,7 @@ func NewLogger(w io.Writer, level, format string) *slog.Logger {
 // endpoint, the inventory refresher and, for the demo, an in-process broker
 // fed by the generator.
 type App struct {
-	Pipeline *Pipeline
+	Pipeline *pipeline.Pipeline
 	Registry *prometheus.Registry
 	cfg      *config.Config
 	logger   *slog.Logger
@@ -52,16 +53,16 @@ func (a *App) Close() {
 }
 
 // PipelineConfig maps the configuration onto the pipeline's.
-func PipelineConfig(c *config.Config) (Config, error) {
+func PipelineConfig(c *config.Config) (pipeline.Config, error) {
 	format, err := c.ParsedFormat()
 	if err != nil {
-		return Config{}, err
+		return pipeline.Config{}, err
 	}
 	formats, err := c.ParsedFormats()
 	if err != nil {
-		return Config{}, err
+		return pipeline.Config{}, err
 	}
-	return Config{
+	return pipeline.Config{
 		Source:           c.Kafka,
 		Parse:            parse.Config{Format: format, Formats: formats, AllowNewerFields: c.AllowNewerFields, Region: c.Region, Account: c.Account, JSONFields: c.JSONFields},
 		Batch:            c.Batch,
@@ -119,7 +120,7 @@ func build(ctx context.Context, c *config.Config, logger *slog.Logger, newSource
 			return nil, fmt.Errorf("sink %s: %w", out, err)
 		}
 	}
-	deps := Deps{Sink: out}
+	deps := pipeline.Deps{Sink: out}
 	var locate deadletter.Locator
 	if newSource != nil {
 		if deps.Source, locate, err = newSource(out); err != nil {
@@ -150,7 +151,7 @@ func build(ctx context.Context, c *config.Config, logger *slog.Logger, newSource
 		pcfg.Parse.Enrichment.TagKeys = c.Enrich.TagKeys
 		app.sideJobs = append(app.sideJobs, run)
 	}
-	p, err := New(pcfg, deps, logger, reg)
+	p, err := pipeline.New(pcfg, deps, logger, reg)
 	if err != nil {
 		return nil, err
 	}

@@ -1,4 +1,4 @@
-package pipeline
+package main
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"flowlake/config"
+	"flowlake/pipeline"
 	"flowlake/internal/testenv"
 	"flowlake/schema"
 	"flowlake/stages/parse"
@@ -25,10 +26,10 @@ func TestSideJobFailureIsReturned(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := New(Config{
+	p, err := pipeline.New(pipeline.Config{
 		Source: source.Config{Brokers: env.Brokers, Topic: env.Topic, Group: "side", SessionTimeout: 6 * time.Second, HeartbeatInterval: time.Second},
 		Parse:  parse.Config{Format: schema.DefaultFormat, Region: "us-east-1"},
-	}, Deps{Sink: out}, nil, nil)
+	}, pipeline.Deps{Sink: out}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
