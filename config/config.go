@@ -98,7 +98,7 @@ func (e Enrich) Enabled() bool { return len(e.ENIInventory) > 0 || len(e.Regions
 // Default returns the defaults.
 func Default() Config {
 	return Config{
-		Kafka:            source.Config{Topic: "vpc-flow-logs", Group: "flowlake", StartOffset: "earliest", FetchMaxBytes: 4 << 20, FetchMaxWait: 500 * time.Millisecond, SessionTimeout: 30 * time.Second, RebalanceTimeout: 60 * time.Second, HeartbeatInterval: 3 * time.Second},
+		Kafka:            source.Defaults,
 		Format:           schema.DefaultFormatText,
 		Region:           "us-east-1",
 		Account:          "unknown",

@@ -57,21 +57,7 @@ type Config struct {
 // Defaults fills unset fields.
 func (c *Config) Defaults() {
 	c.Source.Defaults()
-	if c.Batch.MaxRows <= 0 {
-		c.Batch.MaxRows = batch.Defaults.MaxRows
-	}
-	if c.Batch.MaxBytes <= 0 {
-		c.Batch.MaxBytes = batch.Defaults.MaxBytes
-	}
-	if c.Batch.MaxAge <= 0 {
-		c.Batch.MaxAge = batch.Defaults.MaxAge
-	}
-	if c.Batch.Grace < 0 {
-		c.Batch.Grace = 0
-	}
-	if c.Batch.MaxDeadLetters <= 0 {
-		c.Batch.MaxDeadLetters = batch.Defaults.MaxDeadLetters
-	}
+	c.Batch.FillDefaults()
 	if c.FlowLogID == "" {
 		c.FlowLogID = "fl-flowlake"
 	}

@@ -27,8 +27,27 @@ type Config struct {
 	MaxDeadLetters int `yaml:"max_dead_letters"`
 }
 
-// Defaults are the default limits.
+// Defaults are the default limits: the one place they are set.
 var Defaults = Config{MaxRows: 1_000_000, MaxBytes: 128 << 20, MaxAge: 5 * time.Minute, Grace: 10 * time.Minute, MaxDeadLetters: 10_000}
+
+// FillDefaults sets unset limits to Defaults.
+func (c *Config) FillDefaults() {
+	if c.MaxRows <= 0 {
+		c.MaxRows = Defaults.MaxRows
+	}
+	if c.MaxBytes <= 0 {
+		c.MaxBytes = Defaults.MaxBytes
+	}
+	if c.MaxAge <= 0 {
+		c.MaxAge = Defaults.MaxAge
+	}
+	if c.Grace < 0 {
+		c.Grace = 0
+	}
+	if c.MaxDeadLetters <= 0 {
+		c.MaxDeadLetters = Defaults.MaxDeadLetters
+	}
+}
 
 // Reason says why a batch was flushed (a metric label).
 type Reason string

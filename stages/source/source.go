@@ -30,25 +30,32 @@ type Config struct {
 	Auth Auth `yaml:"auth"`
 }
 
-// Defaults fills unset fields.
+// Defaults are the consumer's defaults: the one place they are set.
+var Defaults = Config{Topic: "vpc-flow-logs", Group: "flowlake", StartOffset: "earliest", FetchMaxBytes: 4 << 20,
+	FetchMaxWait: 500 * time.Millisecond, SessionTimeout: 30 * time.Second, RebalanceTimeout: 60 * time.Second,
+	HeartbeatInterval: 3 * time.Second}
+
+// Defaults fills unset fields from Defaults (not the topic and group,
+// which a caller names).
 func (c *Config) Defaults() {
+	d := &Defaults
 	if c.StartOffset == "" {
-		c.StartOffset = "earliest"
+		c.StartOffset = d.StartOffset
 	}
 	if c.FetchMaxBytes <= 0 {
-		c.FetchMaxBytes = 4 << 20
+		c.FetchMaxBytes = d.FetchMaxBytes
 	}
 	if c.FetchMaxWait <= 0 {
-		c.FetchMaxWait = 500 * time.Millisecond
+		c.FetchMaxWait = d.FetchMaxWait
 	}
 	if c.SessionTimeout <= 0 {
-		c.SessionTimeout = 30 * time.Second
+		c.SessionTimeout = d.SessionTimeout
 	}
 	if c.RebalanceTimeout <= 0 {
-		c.RebalanceTimeout = 60 * time.Second
+		c.RebalanceTimeout = d.RebalanceTimeout
 	}
 	if c.HeartbeatInterval <= 0 {
-		c.HeartbeatInterval = 3 * time.Second
+		c.HeartbeatInterval = d.HeartbeatInterval
 	}
 }
 
