@@ -90,7 +90,7 @@ func Build(ctx context.Context, c *config.Config, logger *slog.Logger) (*App, er
 
 // sourceFunc builds a source other than Kafka once the sink is open (the
 // source may keep state there); locate places its dead letters.
-type sourceFunc func(out sink.Sink) (source.Runner, deadletter.Locator, error)
+type sourceFunc func(out sink.Sink, reg prometheus.Registerer) (source.Runner, deadletter.Locator, error)
 
 func build(ctx context.Context, c *config.Config, logger *slog.Logger, newSource sourceFunc) (*App, error) {
 	reg := prometheus.NewRegistry()
@@ -123,7 +123,7 @@ func build(ctx context.Context, c *config.Config, logger *slog.Logger, newSource
 	deps := pipeline.Deps{Sink: out}
 	var locate deadletter.Locator
 	if newSource != nil {
-		if deps.Source, locate, err = newSource(out); err != nil {
+		if deps.Source, locate, err = newSource(out, reg); err != nil {
 			return nil, err
 		}
 		// A finite source ends the run; its command reports progress.

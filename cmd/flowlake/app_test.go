@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"flowlake/config"
-	"flowlake/pipeline"
 	"flowlake/internal/testenv"
+	"flowlake/pipeline"
 	"flowlake/schema"
 	"flowlake/stages/parse"
 	"flowlake/stages/sink"

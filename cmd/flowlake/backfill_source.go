@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"flowlake/config"
 	"flowlake/stages/deadletter"
 	"flowlake/stages/sink"
@@ -44,11 +46,14 @@ func ArchiveSource(ctx context.Context, c *config.Config, state sink.Sink, logge
 // instead of Kafka, and writes what `run` writes.
 func BuildBackfill(ctx context.Context, c *config.Config, logger *slog.Logger) (*App, *archive.Source, error) {
 	var src *archive.Source
-	app, err := build(ctx, c, logger, func(out sink.Sink) (source.Runner, deadletter.Locator, error) {
+	app, err := build(ctx, c, logger, func(out sink.Sink, reg prometheus.Registerer) (source.Runner, deadletter.Locator, error) {
 		var err error
 		src, err = ArchiveSource(ctx, c, out, logger)
 		if err != nil {
 			return nil, nil, err
+		}
+		if err := src.Register(reg); err != nil {
+			return nil, nil, fmt.Errorf("archive metrics: %w", err)
 		}
 		return src, src.Locate, nil
 	})
