@@ -2,6 +2,8 @@ package pipeline_test
 
 import (
 	"context"
+	"errors"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -205,4 +207,78 @@ func atoi(s string) int64 {
 		n = n*10 + int64(c-'0')
 	}
 	return n
+}
+
+// flakyTransport breaks the body of the first GET of every object after a
+// few hundred bytes, the way a dropped connection does.
+type flakyTransport struct {
+	mu     sync.Mutex
+	broken map[string]bool
+}
+
+type brokenBody struct {
+	r    io.ReadCloser
+	left int
+}
+
+func (b *brokenBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		return 0, errors.New("read tcp: connection reset by peer")
+	}
+	n, err := b.r.Read(p[:min(len(p), b.left)])
+	b.left -= n
+	return n, err
+}
+
+func (b *brokenBody) Close() error { return b.r.Close() }
+
+func (f *flakyTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := http.DefaultTransport.RoundTrip(r)
+	if err != nil || r.Method != "GET" || !strings.Contains(r.URL.Path, ".log") {
+		return resp, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.broken[r.URL.Path] {
+		f.broken[r.URL.Path] = true
+		resp.Body = &brokenBody{r: resp.Body, left: 300 + len(f.broken)*97}
+	}
+	return resp, nil
+}
+
+// TestBackfillConnectionDropped checks that a connection that drops in the
+// middle of an object is retried (the object read again, what was
+// delivered skipped), not taken for a corrupt object.
+func TestBackfillConnectionDropped(t *testing.T) {
+	s3s := testenv.VersityGW(t)
+	s3s.CreateBucket(t, "archive")
+	arch := testenv.WriteFlowArchive(t, s3s, "archive", "", testenv.ArchiveSpec{
+		Accounts: []string{"111111111111", "222222222222"}, Regions: []string{"us-east-1"},
+		Days: archiveDays[:1], ObjectsPerDay: 3, LinesPerObject: 5000,
+	})
+	t.Setenv("AWS_ACCESS_KEY_ID", s3s.AccessKey)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", s3s.SecretKey)
+	ft := &flakyTransport{broken: map[string]bool{}}
+	client, err := archive.NewClient(context.Background(), archive.ClientConfig{Region: testenv.S3Region, Endpoint: s3s.Endpoint, HTTPClient: &http.Client{Transport: ft}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	out := localSink(t, dir)
+	src, err := archive.New(archive.Config{Bucket: "archive"}, client, out, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := pipeline.Config{Parse: parse.Config{Format: schema.DefaultFormat, Region: "us-east-1"}, FlowLogID: "fl-0123456789abcdef0"}
+	runToIdle(t, cfg, pipeline.Deps{Sink: out, Source: src, DeadLetters: deadletter.NewSinkWriter(out, "_dead_letters").WithLocator(src.Locate)})
+	if got := testenv.LakeRows(t, dir); !slices.Equal(got, arch.Rows) {
+		diffMultisets(t, arch.Rows, got)
+		t.Fatal("rows differ")
+	}
+	if got := testenv.ArchiveDeadLetters(t, dir); !slices.Equal(got, arch.Bad) {
+		t.Fatalf("dead letters:\n got %d %q\nwant %d %q", len(got), clip(got), len(arch.Bad), clip(arch.Bad))
+	}
+	if ss := src.Stats(); ss.Corrupt != 2 || len(ft.broken) < 6 {
+		t.Fatalf("corrupt objects %d (want the 2 really corrupt), %d connections broken", ss.Corrupt, len(ft.broken))
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 
 	"flowlake/schema"
+	"flowlake/stages/backoff"
 )
 
 // Messages are cut by these fixed rules, never by configuration: a resumed
@@ -54,7 +55,17 @@ type reader struct {
 	done bool
 	// fault, when set, ends the object with a message that says why.
 	fault string
+	// body is the open object's body, which remembers a read failure.
+	cbody *countingBody
+	// skipTo, within object idx, drops regenerated messages at or below
+	// it after the object was re-opened; retries counts the re-opens.
+	skipTo  int64
+	retries int
 }
+
+// errReopen says the object's connection failed mid-read: the object is
+// read again from its start, skipping the messages already delivered.
+var errReopen = errors.New("archive: object body failed")
 
 func (r *reader) Close() {
 	r.closeObject()
@@ -83,17 +94,30 @@ func (r *reader) Fetch(ctx context.Context, buf []schema.Message) ([]schema.Mess
 			return buf, io.EOF
 		}
 		if !r.open {
-			if err := r.next(ctx); err != nil {
+			err := r.next(ctx)
+			if errors.Is(err, errReopen) {
+				err = r.reopen(ctx, err)
+			}
+			if err != nil {
 				return buf, err
 			}
 			continue
 		}
 		m, ok, err := r.message()
+		if errors.Is(err, errReopen) {
+			if err := r.reopen(ctx, err); err != nil {
+				return buf, err
+			}
+			continue
+		}
 		if err != nil {
 			return buf, err
 		}
 		if !ok {
 			continue
+		}
+		if r.skipTo >= 0 && m.Offset <= r.skipTo {
+			continue // delivered before the object was re-opened
 		}
 		r.last = m.Offset
 		if m.Offset < r.start {
@@ -103,6 +127,17 @@ func (r *reader) Fetch(ctx context.Context, buf []schema.Message) ([]schema.Mess
 		buf = append(buf, m)
 	}
 	return buf, nil
+}
+
+// reopen closes an object whose connection failed, to read it again from
+// its start after a backoff, skipping what was already delivered.
+func (r *reader) reopen(ctx context.Context, cause error) error {
+	r.retries++
+	r.skipTo = max(r.skipTo, r.last)
+	r.closeObject()
+	d := backoff.Delay(r.retries, 100*time.Millisecond, 20*time.Second)
+	r.st.src.logger.Warn("s3 object read failed; reading it again", "object", r.st.objects[r.idx].Key, "attempt", r.retries, "backoff", d, "err", cause)
+	return backoff.Sleep(ctx, d)
 }
 
 // next opens the next object to read, skipping those before start.
@@ -127,7 +162,8 @@ func (r *reader) next(ctx context.Context) error {
 		return fmt.Errorf("object s3://%s/%s: %w", r.st.src.cfg.Bucket, o.Key, err)
 	}
 	r.st.src.stats.objectsOpened.Add(1)
-	r.body = &countingBody{ReadCloser: out.Body, n: &r.st.src.stats.bytes}
+	r.cbody = &countingBody{ReadCloser: out.Body, n: &r.st.src.stats.bytes}
+	r.body = r.cbody
 	r.line, r.head, r.hasHd = 0, r.head[:0], false
 	r.when = objectTime(o.Key, r.st.folder)
 	var src io.Reader = r.body
@@ -137,6 +173,9 @@ func (r *reader) next(ctx context.Context) error {
 			r.gz, err = gzip.NewReader(r.body)
 		} else {
 			err = r.gz.Reset(r.body)
+		}
+		if err != nil && r.cbody.err != nil {
+			return fmt.Errorf("%w: %w", errReopen, r.cbody.err)
 		}
 		if err != nil {
 			r.fault = fmt.Sprintf("object s3://%s/%s: gzip header: %v", r.st.src.cfg.Bucket, o.Key, err)
@@ -171,6 +210,9 @@ func (r *reader) message() (m schema.Message, ok bool, err error) {
 		start := len(value)
 		var more bool
 		value, more, err = r.readLine(value)
+		if err != nil && r.cbody != nil && r.cbody.err != nil {
+			return schema.Message{}, false, fmt.Errorf("%w: %w", errReopen, r.cbody.err)
+		}
 		if err != nil {
 			o := r.st.objects[r.idx]
 			r.fault = fmt.Sprintf("object s3://%s/%s unreadable after line %d: %v", r.st.src.cfg.Bucket, o.Key, r.line, err)
@@ -241,6 +283,7 @@ func (r *reader) readLine(dst []byte) (out []byte, more bool, err error) {
 
 // endObject closes the object and moves to the next.
 func (r *reader) endObject() {
+	r.skipTo, r.retries = -1, 0
 	r.closeObject()
 	r.st.src.stats.objectsDone.Add(1)
 	r.idx++
@@ -250,10 +293,15 @@ func (r *reader) endObject() {
 type countingBody struct {
 	io.ReadCloser
 	n interface{ Add(int64) int64 }
+	// err is the first failure of the connection (not the end).
+	err error
 }
 
 func (b *countingBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
 	b.n.Add(int64(n))
+	if err != nil && !errors.Is(err, io.EOF) && b.err == nil {
+		b.err = err
+	}
 	return n, err
 }

@@ -39,7 +39,7 @@ func (st *stream) Open(start int64, maxBytes int) source.Reader {
 	defer st.mu.Unlock()
 	st.maxBytes = max(maxBytes, msgMaxBytes)
 	start = max(start, 0)
-	st.rd = &reader{st: st, start: start, last: -1}
+	st.rd = &reader{st: st, start: start, last: -1, skipTo: -1}
 	if st.committed < start {
 		st.committed = start
 	}
