@@ -100,7 +100,7 @@ func WriteFlowArchive(t testing.TB, s *S3Server, bucket, prefix string, spec Arc
 					var text strings.Builder
 					text.WriteString(header + "\n")
 					for l := 2; l <= spec.LinesPerObject+1; l++ {
-						port++
+						port = 1024 + (port-1023)%60000 // unique enough with the interface and address
 						start := at.Unix() + int64(l%300)
 						eni := fmt.Sprintf("eni-%017x", n)
 						src, dst := fmt.Sprintf("10.%d.%d.%d", ai, l/250, l%250), "10.9.0.1"
