@@ -36,6 +36,10 @@ type Config struct {
 	Memory           Memory        `yaml:"memory"`
 	Enrich           Enrich        `yaml:"enrich"`
 	ExitWhenIdle     time.Duration `yaml:"exit_when_idle"`
+	// DrainTimeout bounds how long a batch run (ExitWhenIdle) waits for the
+	// group to drain the topic; 0 means exit_when_idle + session timeout +
+	// rebalance timeout.
+	DrainTimeout     time.Duration `yaml:"drain_timeout"`
 	MetricsAddr      string        `yaml:"metrics_addr"`
 	LogLevel         string        `yaml:"log_level"`
 	LogFormat        string        `yaml:"log_format"`
@@ -92,7 +96,7 @@ func (e Enrich) Enabled() bool { return len(e.ENIInventory) > 0 || len(e.Regions
 // Default returns the defaults.
 func Default() Config {
 	return Config{
-		Kafka:            source.Config{Topic: "vpc-flow-logs", Group: "flowlake", StartOffset: "earliest", FetchMaxBytes: 4 << 20, FetchMaxWait: 500 * time.Millisecond, SessionTimeout: 30 * time.Second, RebalanceTimeout: 60 * time.Second, HeartbeatInterval: 3 * time.Second},
+		Kafka:            source.Config{Topic: "vpc-flow-logs", Group: "flowlake", StartOffset: "earliest", FetchMaxBytes: 4 << 20, FetchMaxWait: 500 * time.Millisecond, SessionTimeout: 30 * time.Second, RebalanceTimeout: 60 * time.Second, HeartbeatInterval: 3 * time.Second, ConnectTimeout: 30 * time.Second},
 		Format:           schema.DefaultFormatText,
 		Region:           "us-east-1",
 		Account:          "unknown",
@@ -224,6 +228,8 @@ func (c *Config) Validate() error {
 		{c.Memory.FetchBufferBytes > 0, "--fetch-buffer-bytes"},
 		{c.Kafka.FetchMaxBytes > 0, "--fetch-max-bytes"},
 		{c.ExitWhenIdle >= 0, "--exit-when-idle"},
+		{c.DrainTimeout >= 0, "--drain-timeout"},
+		{c.Kafka.ConnectTimeout > 0, "--connect-timeout"},
 		{len(c.Enrich.TagKeys) <= schema.MaxTagColumns, "--eni-tag-keys"},
 	}
 	for _, ch := range checks {

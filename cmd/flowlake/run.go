@@ -26,7 +26,15 @@ func runCmd(ctx context.Context, args []string) error {
 		return err
 	}
 	logger := pipeline.NewLogger(os.Stderr, cfg.LogLevel, cfg.LogFormat)
-	app, err := pipeline.Build(ctx, cfg, logger)
+	tel := pipeline.NewTelemetry()
+	if cfg.MetricsAddr != "" {
+		stop, err := serveTelemetry(cfg.MetricsAddr, tel, logger)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	app, err := pipeline.Build(ctx, cfg, logger, tel)
 	if err != nil {
 		return err
 	}
