@@ -237,6 +237,9 @@ func (c *Config) Validate() error {
 			return invalid(ch.field, "out of range")
 		}
 	}
+	if c.DrainTimeout > 0 && c.DrainTimeout <= c.ExitWhenIdle {
+		return invalid("--drain-timeout", "%v must be longer than --exit-when-idle (%v)", c.DrainTimeout, c.ExitWhenIdle)
+	}
 	if c.Memory.MaxBufferedBytes < int64(c.Batch.MaxBytes) {
 		return invalid("--max-buffered-bytes", "smaller than --batch-max-bytes (%d)", c.Batch.MaxBytes)
 	}

@@ -208,7 +208,8 @@ func (s *Source) Offsets(ctx context.Context) ([]PartitionOffsets, error) {
 }
 
 // Owners returns, per partition of the topic, the group member that holds
-// it as the coordinator describes the group: "member-id (client-id@host)".
+// it as the coordinator describes the group: "member-id at host:port" (a
+// member id starts with the client id).
 // Partitions nobody holds are absent.
 func (s *Source) Owners(ctx context.Context) (map[int]string, error) {
 	resp, err := s.client(10*time.Second).DescribeGroups(ctx, &kafka.DescribeGroupsRequest{GroupIDs: []string{s.cfg.Group}})
@@ -222,7 +223,7 @@ func (s *Source) Owners(ctx context.Context) (map[int]string, error) {
 			return nil, s.classify(fmt.Errorf("describe group: %w", g.Error))
 		}
 		for _, m := range g.Members {
-			who := fmt.Sprintf("%s (%s@%s)", m.MemberID, m.ClientID, strings.TrimPrefix(m.ClientHost, "/"))
+			who := m.MemberID + " at " + strings.TrimPrefix(m.ClientHost, "/")
 			for _, t := range m.MemberAssignments.Topics {
 				if t.Topic != s.cfg.Topic {
 					continue
