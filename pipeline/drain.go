@@ -90,6 +90,7 @@ func (p *Pipeline) connect(ctx context.Context) error {
 // assignedHook runs on every new generation.
 func (p *Pipeline) assignedHook(_ int32, partitions []int) {
 	p.lastData.Store(time.Now().UnixNano()) // a rebalance is not idleness
+	p.joined.Store(true)
 	p.health.Set(health.Kafka, "")
 	p.observe.rebalances.Inc()
 	p.observe.assigned.Set(float64(len(partitions)))
@@ -169,7 +170,9 @@ func (p *Pipeline) judge(ctx context.Context, now time.Time, settled bool, offs 
 	var lagging []lagInfo
 	if err == nil {
 		lagging = p.lagging(offs)
-		if settled && len(lagging) == 0 && !p.busy() {
+		// A member that leaves mid-join can keep partitions on some
+		// brokers (kfake), so a run ends only once it has joined.
+		if settled && len(lagging) == 0 && !p.busy() && p.joined.Load() {
 			return &outcome{name: "drained", detail: fmt.Sprintf("every partition of %s is durable up to its high watermark (%d partitions)", p.cfg.Source.Topic, len(offs))}
 		}
 	}
@@ -193,6 +196,9 @@ func (p *Pipeline) judge(ctx context.Context, now time.Time, settled bool, offs 
 			who = "no member"
 		}
 		parts = append(parts, fmt.Sprintf("partition %d lag %d (position %d, high watermark %d, owner %s)", l.partition, l.lag, l.position, l.end, who))
+	}
+	if len(lagging) == 0 {
+		return outcomeFailed(fmt.Errorf("%w: %s: this instance did not join group %s within %v", ErrNotDrained, p.cfg.Source.Topic, p.cfg.Source.Group, p.cfg.DrainTimeout))
 	}
 	return outcomeFailed(fmt.Errorf("%w: group %s left %d of %d partitions of %s behind after %v without progress: %s",
 		ErrNotDrained, p.cfg.Source.Group, len(lagging), len(offs), p.cfg.Source.Topic, p.cfg.DrainTimeout, strings.Join(parts, "; ")))
@@ -238,9 +244,8 @@ func (p *Pipeline) lagging(offs []source.PartitionOffsets) []lagInfo {
 // setLag sets the lag gauge of every owned partition.
 func (p *Pipeline) setLag(offs []source.PartitionOffsets) {
 	for _, o := range offs {
-		if p.owned.has(o.Partition) {
-			p.observe.setLag(o.Partition, max(o.End-max(p.position(o), o.Start), 0))
-		}
+		lag := max(o.End-max(p.position(o), o.Start), 0)
+		p.owned.ifOwned(o.Partition, func() { p.observe.setLag(o.Partition, lag) })
 	}
 }
 

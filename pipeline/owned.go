@@ -44,13 +44,25 @@ func (o *ownedSet) add(partition int, durable, merged int64) *partState {
 }
 
 // remove forgets partition if st is still its state (a later assignment of
-// the same partition may have replaced it).
-func (o *ownedSet) remove(partition int, st *partState) {
+// the same partition may have replaced it) and then runs gone, under the
+// same lock as ifOwned, so a gauge set for an owned partition cannot
+// outlive its removal.
+func (o *ownedSet) remove(partition int, st *partState, gone func()) {
 	o.mu.Lock()
+	defer o.mu.Unlock()
 	if o.parts[partition] == st {
 		delete(o.parts, partition)
+		gone()
 	}
-	o.mu.Unlock()
+}
+
+// ifOwned runs fn while partition is owned.
+func (o *ownedSet) ifOwned(partition int, fn func()) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if _, ok := o.parts[partition]; ok {
+		fn()
+	}
 }
 
 func (o *ownedSet) has(partition int) bool {

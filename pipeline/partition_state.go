@@ -61,8 +61,7 @@ func (pt *partition) loopName() string {
 // its lag series goes, and the idle clock restarts.
 func (pt *partition) release() {
 	p := pt.p
-	p.owned.remove(pt.a.Partition, pt.state)
-	p.observe.deleteLag(pt.a.Partition)
+	p.owned.remove(pt.a.Partition, pt.state, func() { p.observe.deleteLag(pt.a.Partition) })
 	p.health.Done(pt.loopName())
 	p.lastData.Store(time.Now().UnixNano())
 }

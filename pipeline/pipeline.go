@@ -167,8 +167,10 @@ type Pipeline struct {
 	// flushAll asks every partition to flush what it holds (a batch run
 	// that went idle makes its positions durable so the group drains).
 	flushAll atomic.Bool
-	owned    *ownedSet
-	health   *health.Health
+	// joined is set once the instance got its first assignment.
+	joined atomic.Bool
+	owned  *ownedSet
+	health *health.Health
 	// outcome is how a batch run ended, set by the offsets watcher.
 	outcome atomic.Pointer[outcome]
 	// rounds counts flush rounds running; a pipeline with one is not idle.
