@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kfake"
 
 	"flowlake/internal/testenv"
 )
@@ -246,4 +247,46 @@ func TestExitBrokerLost(t *testing.T) {
 		t.Fatalf("error line does not name the broker: %s", line)
 	}
 	t.Log(line)
+}
+
+// saslBroker starts a kfake cluster that requires SASL PLAIN as
+// admin/secret, with the test topic.
+func saslBroker(t *testing.T) string {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.Ports(0), kfake.EnableSASL(), kfake.Superuser("PLAIN", "admin", "secret"), kfake.SeedTopics(2, testTopic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c.ListenAddrs()[0]
+}
+
+// TestExitAuthFailure: a wrong password fails a batch run at once (exit
+// 5); a service keeps running, logs the refusal and is not ready; the
+// right password drains.
+func TestExitAuthFailure(t *testing.T) {
+	addr := saslBroker(t)
+	args := []string{"run", "--brokers", addr, "--topic", testTopic, "--sink", "file://" + t.TempDir(),
+		"--kafka-sasl", "plain", "--kafka-username", "admin", "--metrics-addr", "127.0.0.1:0"}
+	wrong := childEnv("FLOWLAKE_KAFKA_PASSWORD=hunter2")
+	batch := startInstance(t, "batch", append(args, "--exit-when-idle", "2s"), wrong)
+	line := batch.expectExit(30*time.Second, exitRefused)
+	if !strings.Contains(line, "SASL") || strings.Contains(line, "hunter2") {
+		t.Fatalf("error line: %s", line)
+	}
+	t.Log(line)
+
+	svc := startInstance(t, "service", args, wrong)
+	svc.waitUntil(30*time.Second, "/readyz 503 naming the refusal", func() bool {
+		code, body := svc.probe("/readyz")
+		return code == 503 && strings.Contains(body, "SASL")
+	})
+	if !strings.Contains(svc.log.tail(20), "level=ERROR") {
+		t.Fatalf("no error logged:\n%s", svc.log.tail(20))
+	}
+	_, body := svc.probe("/readyz")
+	t.Logf("service: /readyz 503: %s", strings.TrimSpace(body))
+
+	ok := startInstance(t, "right password", append(args, "--exit-when-idle", "1s"), childEnv("FLOWLAKE_KAFKA_PASSWORD=secret"))
+	ok.expectCleanExit(time.Minute)
 }

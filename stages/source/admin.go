@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -55,7 +56,13 @@ func (s *Source) classify(err error) error {
 	if errors.As(err, &kerr) {
 		return err // a broker answered: not a reachability problem
 	}
-	return fmt.Errorf("%w (%s): %w", ErrUnreachable, strings.Join(s.cfg.Brokers, ","), err)
+	hint := ""
+	if s.cfg.Auth.SASL != "" && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)) {
+		// Some brokers drop the connection instead of answering
+		// SASL_AUTHENTICATION_FAILED.
+		hint = " (the broker closed the connection: check the SASL credentials)"
+	}
+	return fmt.Errorf("%w (%s): %w%s", ErrUnreachable, strings.Join(s.cfg.Brokers, ","), err, hint)
 }
 
 // client returns a kafka-go client for metadata, offsets and group
@@ -108,7 +115,11 @@ func (s *Source) Connect(ctx context.Context, timeout time.Duration, onErr func(
 		if !deadline.IsZero() {
 			actx, cancel = context.WithDeadline(ctx, deadline)
 		}
-		ids, err := s.Partitions(actx)
+		ids, err := s.dialAny(actx)
+		if err == nil {
+			ids, err = s.Partitions(actx)
+		}
+		cut := actx.Err() != nil
 		cancel()
 		if err == nil {
 			return ids, nil
@@ -116,7 +127,7 @@ func (s *Source) Connect(ctx context.Context, timeout time.Duration, onErr func(
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		if errors.Is(err, context.DeadlineExceeded) && prev != nil {
+		if cut && prev != nil {
 			err = prev // the attempt the deadline cut short says less than the one before
 		}
 		prev = err
@@ -140,6 +151,27 @@ func (s *Source) Connect(ctx context.Context, timeout time.Duration, onErr func(
 		case <-time.After(d):
 		}
 	}
+}
+
+// dialAny connects to the first broker that accepts a connection,
+// authenticating with SASL when configured. It exists to tell refused
+// credentials apart: kafka-go's connection pool reports a broker that drops
+// the connection after a failed SASL exchange as a bare EOF, its dialer as
+// SASL_AUTHENTICATION_FAILED.
+func (s *Source) dialAny(ctx context.Context) ([]int, error) {
+	var errs []string
+	for _, addr := range s.cfg.Brokers {
+		conn, err := s.dialer.DialContext(ctx, "tcp", addr)
+		if err == nil {
+			_ = conn.Close()
+			return nil, nil
+		}
+		if c := s.classify(err); !errors.Is(c, ErrUnreachable) {
+			return nil, c
+		}
+		errs = append(errs, err.Error())
+	}
+	return nil, s.classify(errors.New(strings.Join(errs, "; ")))
 }
 
 // PartitionOffsets is what the brokers say about one partition.
