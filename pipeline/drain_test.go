@@ -1,8 +1,11 @@
 package pipeline
 
 import (
+	"strings"
 	"testing"
+	"time"
 
+	"flowlake/pipeline/health"
 	"flowlake/stages/source"
 )
 
@@ -47,5 +50,31 @@ func TestLagging(t *testing.T) {
 				t.Fatalf("lagging %+v, want lag %d", got, tt.lag)
 			}
 		})
+	}
+}
+
+// TestFlushReadiness: a round running longer than FlushStuckAfter makes the
+// instance unready, naming the partition; it is ready again once the round
+// ends.
+func TestFlushReadiness(t *testing.T) {
+	p := &Pipeline{owned: newOwnedSet(), health: NewHealth()}
+	p.health.Set(health.Kafka, "")
+	p.health.Set(health.Sink, "")
+	p.cfg.FlushStuckAfter = time.Minute
+	st := p.owned.add(7, 0, 0)
+	st.roundStart.Store(time.Now().Add(-30 * time.Second).UnixNano())
+	p.checkFlushes()
+	if ok, why := p.health.Ready(); !ok {
+		t.Fatalf("a 30s round made it unready: %v", why)
+	}
+	st.roundStart.Store(time.Now().Add(-3 * time.Minute).UnixNano())
+	p.checkFlushes()
+	if ok, why := p.health.Ready(); ok || len(why) != 1 || !strings.Contains(why[0], "partition 7") {
+		t.Fatalf("a 3m round: ready %v %v", ok, why)
+	}
+	st.roundStart.Store(0)
+	p.checkFlushes()
+	if ok, why := p.health.Ready(); !ok {
+		t.Fatalf("no round running: %v", why)
 	}
 }
