@@ -58,23 +58,26 @@ func (p *Pipeline) connect(ctx context.Context) error {
 	var last string
 	var lastAt time.Time
 	ids, err := p.source.Connect(ctx, timeout, func(err error) {
-		reason := err.Error()
+		reason, key := err.Error(), err.Error()
 		if errors.Is(err, source.ErrUnreachable) {
-			reason = "no broker answers: " + reason
+			// The dial errors vary from attempt to attempt; log the
+			// outage, not each variation.
+			reason, key = "no broker answers: "+reason, "unreachable"
 		}
 		p.health.Set(health.Kafka, reason)
-		if reason != last || time.Since(lastAt) >= time.Minute {
-			level := "warn"
-			if source.Permanent(err) {
-				level = "error"
-			}
-			if level == "error" {
-				p.logger.Error("kafka: cannot consume; retrying", "err", err)
-			} else if !p.batch() {
-				p.logger.Warn("kafka: no broker answers; retrying", "brokers", brokers, "err", err)
-			}
-			last, lastAt = reason, time.Now()
+		switch {
+		case key == last && time.Since(lastAt) < time.Minute:
+			return
+		case p.batch() && source.Permanent(err):
+			return // the run fails with it at once
+		case p.batch():
+			p.logger.Warn("kafka: no broker answers; retrying until the connect timeout", "brokers", brokers, "connect_timeout", timeout, "err", err)
+		case source.Permanent(err):
+			p.logger.Error("kafka: cannot consume; retrying until an operator fixes it", "err", err)
+		default:
+			p.logger.Warn("kafka: no broker answers; retrying", "brokers", brokers, "err", err)
 		}
+		last, lastAt = key, time.Now()
 	})
 	if err != nil {
 		if ctx.Err() == nil {
