@@ -42,6 +42,10 @@ type Config struct {
 	Memory           Memory        `yaml:"memory"`
 	Enrich           Enrich        `yaml:"enrich"`
 	ExitWhenIdle     time.Duration `yaml:"exit_when_idle"`
+	// DrainTimeout bounds how long a batch run (ExitWhenIdle) waits for the
+	// group to drain the topic; 0 means exit_when_idle + session timeout +
+	// rebalance timeout.
+	DrainTimeout     time.Duration `yaml:"drain_timeout"`
 	MetricsAddr      string        `yaml:"metrics_addr"`
 	LogLevel         string        `yaml:"log_level"`
 	LogFormat        string        `yaml:"log_format"`
@@ -251,12 +255,17 @@ func (c *Config) validateOutput() error {
 		{c.Memory.MaxBufferedBytes > 0, "--max-buffered-bytes"},
 		{c.Memory.FetchBufferBytes > 0, "--fetch-buffer-bytes"},
 		{c.ExitWhenIdle >= 0, "--exit-when-idle"},
+		{c.DrainTimeout >= 0, "--drain-timeout"},
+		{c.Kafka.ConnectTimeout > 0, "--connect-timeout"},
 		{len(c.Enrich.TagKeys) <= schema.MaxTagColumns, "--eni-tag-keys"},
 	}
 	for _, ch := range checks {
 		if !ch.ok {
 			return invalid(ch.field, "out of range")
 		}
+	}
+	if c.DrainTimeout > 0 && c.DrainTimeout <= c.ExitWhenIdle {
+		return invalid("--drain-timeout", "%v must be longer than --exit-when-idle (%v)", c.DrainTimeout, c.ExitWhenIdle)
 	}
 	if c.Memory.MaxBufferedBytes < int64(c.Batch.MaxBytes) {
 		return invalid("--max-buffered-bytes", "smaller than --batch-max-bytes (%d)", c.Batch.MaxBytes)

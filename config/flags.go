@@ -53,7 +53,9 @@ func RunFlags(fs *flag.FlagSet, c *Config) {
 	fs.StringVar(&a.Username, "kafka-username", a.Username, "SASL username")
 	fs.StringVar((*string)(&a.Password), "kafka-password", string(a.Password), "SASL password (prefer FLOWLAKE_KAFKA_PASSWORD)")
 	fs.Var(&list{p: &c.JSONFields}, "json-field", "field of log shippers' JSON events holding the flow log line, dots for nesting (default: message, then log)")
-	fs.DurationVar(&c.ExitWhenIdle, "exit-when-idle", c.ExitWhenIdle, "stop cleanly once no record arrived for this long (0: never)")
+	fs.DurationVar(&c.ExitWhenIdle, "exit-when-idle", c.ExitWhenIdle, "run as a batch job: exit 0 once no record arrived for this long and the group has made every partition durable up to its high watermark (0: never)")
+	fs.DurationVar(&c.DrainTimeout, "drain-timeout", c.DrainTimeout, "with --exit-when-idle: fail (exit 3) when the topic is not drained this long after the last record, rebalance or flush (0: exit-when-idle + session + rebalance timeout)")
+	fs.DurationVar(&c.Kafka.ConnectTimeout, "connect-timeout", c.Kafka.ConnectTimeout, "with --exit-when-idle: fail (exit 4) when no broker answers within this long at start")
 	fs.DurationVar(&c.ProgressInterval, "progress-interval", c.ProgressInterval, "log progress this often")
 	outputFlags(fs, c)
 }

@@ -3,8 +3,9 @@
 // in a shared pool, batch), flushes batches in rounds (the output stage
 // writes files, the dead-letter stage the dead letters, then the stream's
 // checkpoint), and tells the source a position only after everything below
-// it is durable. It knows no particular source, output format or
-// application wiring (those are in stages/ and cmd/).
+// it is durable. Its core knows no particular source or output format
+// (those are stages); build.go assembles an application from the
+// configuration.
 //
 // See the README's "Exactly once" section for the invariant and why it holds.
 package pipeline

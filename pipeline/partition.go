@@ -24,6 +24,9 @@ type partition struct {
 	// fetchErr is why the fetch loop ended, set before it closes its
 	// channel: io.EOF at the end of a finite stream.
 	fetchErr error
+	// ownKey names the stream in the owned set: the Kafka partition, or
+	// a number of the run for streams of other sources.
+	ownKey int
 	logger   *slog.Logger
 	batcher  *batch.Batcher
 	prog     *checkpoint.Progress
@@ -42,13 +45,23 @@ type partition struct {
 	// rows and files count what this assignment wrote (for its stop log);
 	// only the goroutine running rounds touches them.
 	rows, files int64
+	// state is what the loop publishes for the offsets watcher and the
+	// metrics; roundOldest is the first-row time of the running round's
+	// oldest batch.
+	state       *partState
+	roundOldest time.Time
+	loop        string // name of the loop for /healthz
 }
 
 // syncOpen reports the change in open batches to the gauge.
 func (pt *partition) syncOpen() {
 	n := pt.batcher.Open()
 	pt.p.metrics.openBatches.Add(float64(n - pt.open))
-	pt.open = n
+	if n != pt.open {
+		pt.open = n
+		pt.publishOldest()
+	}
+	pt.publish()
 }
 
 func (p *Pipeline) handle(ctx context.Context, s source.Stream) error {
@@ -71,7 +84,6 @@ func (p *Pipeline) handle(ctx context.Context, s source.Stream) error {
 	}
 	// Waiting to join the group is not idleness: count from the assignment.
 	p.lastData.Store(time.Now().UnixNano())
-	p.assigned.Store(true)
 	logger.Info("partition started", "committed", committed, "checkpoint", prog.Next, "resume", start, "durable_keys", prog.Durable())
 	if found && prog.Next >= 0 && prog.Next > committed {
 		// A crash between a checkpoint and its Kafka commit leaves the
@@ -82,6 +94,12 @@ func (p *Pipeline) handle(ctx context.Context, s source.Stream) error {
 		}
 	}
 	pt := &partition{p: p, s: s, id: id, logger: logger, batcher: batch.New(p.cfg.Batch, start), prog: prog, skip: prog.Skip()}
+	pt.ownKey = id.Partition
+	if p.kafka == nil {
+		pt.ownKey = int(p.streams.Add(1)) // streams of other sources share partition 0
+	}
+	pt.state = p.owned.add(pt.ownKey, prog.Next, start)
+	defer pt.release()
 	pt.roundCtx, pt.cancelRounds = context.WithCancel(p.hardCtx)
 	defer pt.cancelRounds()
 	if pt.skip != nil {
@@ -104,12 +122,14 @@ func (pt *partition) run(ctx context.Context, start int64) error {
 		// chunks nobody will merge.
 		for f := range pending {
 			p.fetchBudget.Release(f.reserved)
+			p.unmerged.Add(-1)
 		}
 	}()
 	tick := time.NewTicker(p.cfg.TickInterval)
 	defer tick.Stop()
 
 	for {
+		pt.beat()
 		in := pending
 		if pt.want && pt.inflight != nil {
 			in = nil // backpressure: wait for the running round first
@@ -131,6 +151,7 @@ func (pt *partition) run(ctx context.Context, start int64) error {
 			}
 			if err := f.chunk.Wait(ctx); err != nil {
 				p.fetchBudget.Release(f.reserved)
+				p.unmerged.Add(-1)
 				return pt.stop(ctx)
 			}
 			pt.merge(f)
@@ -146,6 +167,7 @@ func (pt *partition) run(ctx context.Context, start int64) error {
 			pt.maybeRound(time.Now(), false)
 		case err := <-pt.inflight:
 			pt.inflight = nil
+			pt.roundDone()
 			if err != nil {
 				return pt.fail(ctx, err)
 			}
@@ -165,6 +187,8 @@ func (pt *partition) merge(f *fetched) {
 	p.buffered.Add(int64(pt.batcher.Size() - before))
 	p.pool.Release(c)
 	p.fetchBudget.Release(f.reserved)
+	p.unmerged.Add(-1)
+	p.lastData.Store(time.Now().UnixNano()) // the idle clock counts from the last merge
 	p.metrics.addChunk(c.Stats)
 	pt.syncOpen()
 	if full {
@@ -177,14 +201,16 @@ func (pt *partition) maybeRound(now time.Time, stop bool) {
 	if pt.inflight != nil {
 		return
 	}
-	r := pt.batcher.Due(now, pt.p.overBudget(), stop)
-	pt.syncOpen()
+	r := pt.batcher.Due(now, pt.p.overBudget(), stop || pt.p.flushAll.Load())
 	pt.want = false
 	if r == nil {
+		pt.syncOpen()
 		return
 	}
 	done := make(chan error, 1)
 	pt.inflight = done
+	pt.roundStarted(r)
+	pt.syncOpen()
 	// Rounds survive the end of the generation (a revoke or a soft stop
 	// waits for them) but not the stop deadline nor a hard stop.
 	pt.p.rounds.Add(1)
@@ -212,6 +238,7 @@ func (pt *partition) stop(ctx context.Context) error {
 	if pt.inflight != nil {
 		err := <-pt.inflight
 		pt.inflight = nil
+		pt.roundDone()
 		if err != nil {
 			return pt.abandoned(ctx, err)
 		}
@@ -226,7 +253,10 @@ func (pt *partition) stop(ctx context.Context) error {
 	if r == nil {
 		return nil
 	}
-	if err := p.runRound(pt.roundCtx, pt, r); err != nil {
+	pt.roundStarted(r)
+	err := p.runRound(pt.roundCtx, pt, r)
+	pt.roundDone()
+	if err != nil {
 		return pt.abandoned(ctx, err)
 	}
 	pt.logger.Info("partition stopped", "next_offset", pt.prog.Next, "rows_written", pt.rows, "files", pt.files)

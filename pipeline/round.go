@@ -54,6 +54,8 @@ func (p *Pipeline) runRound(ctx context.Context, pt *partition, r *batch.Round) 
 	if err := pt.prog.Store(ctx, p.sink, pt.s.CheckpointKey(), pt.id.Topic, pt.id.Partition); err != nil {
 		return err
 	}
+	pt.state.durable.Store(pt.prog.Next)
+	p.observe.durableNow()
 	if pt.prog.Next >= 0 {
 		if err := pt.s.Commit(pt.prog.Next); err != nil {
 			// The checkpoint in the sink is what a restart trusts; a failed

@@ -41,11 +41,19 @@ func backfillCmd(ctx context.Context, args []string) error {
 	if progressMode(cfg) == "bar" && level == "info" {
 		level = "warn" // the bar and the summary say what info lines would
 	}
-	logger := NewLogger(os.Stderr, level, cfg.LogFormat)
+	logger := pipeline.NewLogger(os.Stderr, level, cfg.LogFormat)
 	if cfg.Backfill.DryRun {
 		return dryRun(ctx, cfg, logger, os.Stdout)
 	}
-	app, src, err := BuildBackfill(ctx, cfg, logger)
+	tel := pipeline.NewTelemetry()
+	if cfg.MetricsAddr != "" {
+		stop, err := serveTelemetry(cfg.MetricsAddr, tel, logger)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	app, src, err := pipeline.BuildBackfill(ctx, cfg, logger, tel)
 	if err != nil {
 		return err
 	}
@@ -74,7 +82,7 @@ func backfillCmd(ctx context.Context, args []string) error {
 }
 
 func dryRun(ctx context.Context, cfg *config.Config, logger *slog.Logger, w io.Writer) error {
-	src, err := ArchiveSource(ctx, cfg, nil, logger)
+	src, err := pipeline.ArchiveSource(ctx, cfg, nil, logger)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"flowlake/config"
+	"flowlake/pipeline"
 )
 
 func runCmd(ctx context.Context, args []string) error {
@@ -27,6 +28,8 @@ func runWith(ctx context.Context, name string, args []string, bind func(*flag.Fl
 	if errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintf(os.Stderr, "usage: flowlake %s [flags]  (every flag also reads FLOWLAKE_<FLAG>)\n", name)
 		printDefaults(fs)
+		fmt.Fprintln(os.Stderr, "\nexit codes: 0 drained (--exit-when-idle) or stopped by a signal, 1 failed, 2 usage or configuration,\n"+
+			"  3 topic not drained within --drain-timeout, 4 no Kafka broker reachable, 5 topic missing or Kafka refused access")
 		return err
 	}
 	if err != nil {
@@ -38,8 +41,16 @@ func runWith(ctx context.Context, name string, args []string, bind func(*flag.Fl
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	logger := NewLogger(os.Stderr, cfg.LogLevel, cfg.LogFormat)
-	app, err := Build(ctx, cfg, logger)
+	logger := pipeline.NewLogger(os.Stderr, cfg.LogLevel, cfg.LogFormat)
+	tel := pipeline.NewTelemetry()
+	if cfg.MetricsAddr != "" {
+		stop, err := serveTelemetry(cfg.MetricsAddr, tel, logger)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	app, err := pipeline.Build(ctx, cfg, logger, tel)
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package main
+package pipeline
 
 import (
 	"context"
@@ -44,9 +44,9 @@ func ArchiveSource(ctx context.Context, c *config.Config, state sink.Sink, logge
 
 // BuildBackfill assembles an App that reads the archive c.Backfill names
 // instead of Kafka, and writes what `run` writes.
-func BuildBackfill(ctx context.Context, c *config.Config, logger *slog.Logger) (*App, *archive.Source, error) {
+func BuildBackfill(ctx context.Context, c *config.Config, logger *slog.Logger, tel *Telemetry) (*App, *archive.Source, error) {
 	var src *archive.Source
-	app, err := build(ctx, c, logger, func(out sink.Sink, reg prometheus.Registerer) (source.Runner, deadletter.Locator, error) {
+	app, err := build(ctx, c, logger, tel, func(out sink.Sink, reg prometheus.Registerer) (source.Runner, deadletter.Locator, error) {
 		var err error
 		src, err = ArchiveSource(ctx, c, out, logger)
 		if err != nil {

@@ -1,4 +1,4 @@
-package main
+package pipeline
 
 import (
 	"context"
@@ -10,7 +10,6 @@ import (
 
 	"flowlake/config"
 	"flowlake/internal/testenv"
-	"flowlake/pipeline"
 	"flowlake/schema"
 	"flowlake/stages/parse"
 	"flowlake/stages/sink"
@@ -26,10 +25,10 @@ func TestSideJobFailureIsReturned(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := pipeline.New(pipeline.Config{
+	p, err := New(Config{
 		Source: source.Config{Brokers: env.Brokers, Topic: env.Topic, Group: "side", SessionTimeout: 6 * time.Second, HeartbeatInterval: time.Second},
 		Parse:  parse.Config{Format: schema.DefaultFormat, Region: "us-east-1"},
-	}, pipeline.Deps{Sink: out}, nil, nil)
+	}, Deps{Sink: out}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

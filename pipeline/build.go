@@ -1,4 +1,4 @@
-package main
+package pipeline
 
 import (
 	"context"
@@ -6,16 +6,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"flowlake/config"
-	"flowlake/pipeline"
+	"flowlake/pipeline/health"
 	"flowlake/stages/deadletter"
 	"flowlake/stages/parse"
 	"flowlake/stages/sink"
@@ -33,11 +31,34 @@ func NewLogger(w io.Writer, level, format string) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-// App is a pipeline with everything it runs beside it: the metrics
-// endpoint, the inventory refresher and, for the demo, an in-process broker
-// fed by the generator.
+// Telemetry is what the HTTP endpoint serves: metrics and health. It exists
+// before anything connects, so probes answer (503, with the reason) while
+// flowlake still waits for its sink or its brokers.
+type Telemetry struct {
+	Registry *prometheus.Registry
+	Health   *health.Health
+}
+
+// NewTelemetry returns a registry with the Go and process collectors and a
+// health state that is not ready yet.
+func NewTelemetry() *Telemetry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return &Telemetry{Registry: reg, Health: NewHealth()}
+}
+
+// Handler serves /metrics, /healthz and /readyz.
+func (t *Telemetry) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(t.Registry, promhttp.HandlerOpts{}))
+	t.Health.Routes(mux)
+	return mux
+}
+
+// App is a pipeline with everything it runs beside it: the inventory
+// refresher and, for the demo, an in-process broker fed by the generator.
 type App struct {
-	Pipeline *pipeline.Pipeline
+	Pipeline *Pipeline
 	Registry *prometheus.Registry
 	cfg      *config.Config
 	logger   *slog.Logger
@@ -53,16 +74,16 @@ func (a *App) Close() {
 }
 
 // PipelineConfig maps the configuration onto the pipeline's.
-func PipelineConfig(c *config.Config) (pipeline.Config, error) {
+func PipelineConfig(c *config.Config) (Config, error) {
 	format, err := c.ParsedFormat()
 	if err != nil {
-		return pipeline.Config{}, err
+		return Config{}, err
 	}
 	formats, err := c.ParsedFormats()
 	if err != nil {
-		return pipeline.Config{}, err
+		return Config{}, err
 	}
-	return pipeline.Config{
+	return Config{
 		Source:           c.Kafka,
 		Parse:            parse.Config{Format: format, Formats: formats, AllowNewerFields: c.AllowNewerFields, Region: c.Region, Account: c.Account, JSONFields: c.JSONFields},
 		Batch:            c.Batch,
@@ -71,6 +92,7 @@ func PipelineConfig(c *config.Config) (pipeline.Config, error) {
 		MemoryBytes:      c.Memory.MaxBufferedBytes,
 		FetchBufferBytes: c.Memory.FetchBufferBytes,
 		ExitWhenIdle:     c.ExitWhenIdle,
+		DrainTimeout:     c.DrainTimeout,
 		ProgressInterval: c.ProgressInterval,
 	}, nil
 }
@@ -83,18 +105,22 @@ func S3Config(c *config.Config) sink.S3Config {
 		MultipartThreshold: s.MultipartThreshold, PartSize: s.PartSize, RequestTimeout: s.RequestTimeout}
 }
 
-// Build assembles an App from a validated configuration.
-func Build(ctx context.Context, c *config.Config, logger *slog.Logger) (*App, error) {
-	return build(ctx, c, logger, nil)
+// Build assembles an App from a validated configuration, registering its
+// metrics and reporting its health into tel (nil: a fresh one). It checks
+// the sink, retrying while it fails for transient reasons.
+func Build(ctx context.Context, c *config.Config, logger *slog.Logger, tel *Telemetry) (*App, error) {
+	return build(ctx, c, logger, tel, nil)
 }
 
 // sourceFunc builds a source other than Kafka once the sink is open (the
 // source may keep state there); locate places its dead letters.
 type sourceFunc func(out sink.Sink, reg prometheus.Registerer) (source.Runner, deadletter.Locator, error)
 
-func build(ctx context.Context, c *config.Config, logger *slog.Logger, newSource sourceFunc) (*App, error) {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+func build(ctx context.Context, c *config.Config, logger *slog.Logger, tel *Telemetry, newSource sourceFunc) (*App, error) {
+	if tel == nil {
+		tel = NewTelemetry()
+	}
+	reg := tel.Registry
 	app := &App{Registry: reg, cfg: c, logger: logger}
 	ok := false
 	defer func() {
@@ -111,16 +137,21 @@ func build(ctx context.Context, c *config.Config, logger *slog.Logger, newSource
 	if err != nil {
 		return nil, err
 	}
-	out, err := sink.Open(ctx, c.Sink.URL, S3Config(c), logger.With("stage", "sink"), reg)
+	out, err := sink.Open(ctx, c.Sink.URL, S3Config(c), logger.With("stage", "sink"), sinkRegisterer(reg, "data"))
 	if err != nil {
+		tel.Health.Setf(health.Sink, "cannot open %s: %v", c.Sink.URL, err)
 		return nil, fmt.Errorf("open sink: %w", err)
 	}
 	if checker, ok := out.(interface{ Check(context.Context) error }); ok {
+		tel.Health.Setf(health.Sink, "checking %s (retrying while it fails; see the logs)", out)
 		if err := checker.Check(ctx); err != nil {
+			tel.Health.Setf(health.Sink, "%s: %v", out, err)
 			return nil, fmt.Errorf("sink %s: %w", out, err)
 		}
 	}
-	deps := pipeline.Deps{Sink: out}
+	tel.Health.Set(health.Sink, "")
+	logger.Info("sink checked", "sink", out.String())
+	deps := Deps{Sink: out, Health: tel.Health}
 	var locate deadletter.Locator
 	if newSource != nil {
 		if deps.Source, locate, err = newSource(out, reg); err != nil {
@@ -151,7 +182,7 @@ func build(ctx context.Context, c *config.Config, logger *slog.Logger, newSource
 		pcfg.Parse.Enrichment.TagKeys = c.Enrich.TagKeys
 		app.sideJobs = append(app.sideJobs, run)
 	}
-	p, err := pipeline.New(pcfg, deps, logger, reg)
+	p, err := New(pcfg, deps, logger, reg)
 	if err != nil {
 		return nil, err
 	}
@@ -173,35 +204,28 @@ func openDLQ(ctx context.Context, c *config.Config, logger *slog.Logger, reg pro
 		w := deadletter.NewKafkaWriter(c.Kafka.Brokers, d.Topic, logger.With("stage", "deadletter"), deadletter.WithTransport(tr))
 		return w, func() { _ = w.Close() }, nil
 	}
-	s, err := sink.Open(ctx, d.SinkURL, S3Config(c), logger.With("stage", "deadletter"), prometheus.WrapRegistererWithPrefix("flowlake_dlq_", reg))
+	s, err := sink.Open(ctx, d.SinkURL, S3Config(c), logger.With("stage", "deadletter"), sinkRegisterer(reg, "dlq"))
 	if err != nil {
 		return nil, nil, fmt.Errorf("open dead-letter sink: %w", err)
 	}
 	return deadletter.NewSinkWriter(s, ""), func() {}, nil
 }
 
+// sinkRegisterer labels a sink's metrics (flowlake_sink_s3_*) with which
+// sink they are about: "data" for the Parquet files and checkpoints, "dlq"
+// for a separate dead-letter sink.
+func sinkRegisterer(reg prometheus.Registerer, name string) prometheus.Registerer {
+	return prometheus.WrapRegistererWith(prometheus.Labels{"sink": name}, reg)
+}
+
 // Run runs the side jobs and the pipeline until the pipeline stops. A side
-// job that fails (the inventory refresh, the metrics server) stops the
-// pipeline, and its error is returned even when the pipeline itself
-// stopped cleanly: a failed side job never ends in success.
+// job that fails (say, the inventory refresh) stops the pipeline, and its
+// error is returned even when the pipeline itself stopped cleanly: a failed
+// side job never ends in success.
 func (a *App) Run(ctx context.Context) error {
 	sideCtx, stopSide := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopSide()
-	errs := make(chan error, len(a.sideJobs)+1)
-	if a.cfg.MetricsAddr != "" {
-		ln, err := net.Listen("tcp", a.cfg.MetricsAddr)
-		if err != nil {
-			return fmt.Errorf("metrics listener: %w", err)
-		}
-		srv := &http.Server{Handler: a.handler(), ReadHeaderTimeout: 5 * time.Second}
-		go func() {
-			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				errs <- fmt.Errorf("metrics server: %w", err)
-			}
-		}()
-		defer srv.Close()
-		a.logger.Info("serving metrics", "addr", ln.Addr().String())
-	}
+	errs := make(chan error, len(a.sideJobs))
 	for _, job := range a.sideJobs {
 		go func() {
 			if err := job(sideCtx); err != nil && !errors.Is(err, context.Canceled) {
@@ -229,11 +253,4 @@ func (a *App) Run(ctx context.Context) error {
 		return errors.Join(fmt.Errorf("side job: %w", sideErr), err)
 	}
 	return err
-}
-
-func (a *App) handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(a.Registry, promhttp.HandlerOpts{}))
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
-	return mux
 }
