@@ -33,15 +33,15 @@ type Config struct {
 	Backfill Backfill `yaml:"backfill"`
 	// JSONFields names the field of log shippers' JSON events that holds
 	// the flow log line (default: message, then log).
-	JSONFields       []string      `yaml:"json_fields"`
-	FlowLogID        string        `yaml:"flow_log_id"`
-	Sink             Sink          `yaml:"sink"`
-	DLQ              string        `yaml:"dlq"`
-	Batch            batch.Config  `yaml:"batch"`
-	Parquet          encode.Config `yaml:"parquet"`
-	Memory           Memory        `yaml:"memory"`
-	Enrich           Enrich        `yaml:"enrich"`
-	ExitWhenIdle     time.Duration `yaml:"exit_when_idle"`
+	JSONFields   []string      `yaml:"json_fields"`
+	FlowLogID    string        `yaml:"flow_log_id"`
+	Sink         Sink          `yaml:"sink"`
+	DLQ          string        `yaml:"dlq"`
+	Batch        batch.Config  `yaml:"batch"`
+	Parquet      encode.Config `yaml:"parquet"`
+	Memory       Memory        `yaml:"memory"`
+	Enrich       Enrich        `yaml:"enrich"`
+	ExitWhenIdle time.Duration `yaml:"exit_when_idle"`
 	// DrainTimeout bounds how long a batch run (ExitWhenIdle) waits for the
 	// group to drain the topic; 0 means exit_when_idle + session timeout +
 	// rebalance timeout.

@@ -26,11 +26,11 @@ type partition struct {
 	fetchErr error
 	// ownKey names the stream in the owned set: the Kafka partition, or
 	// a number of the run for streams of other sources.
-	ownKey int
-	logger   *slog.Logger
-	batcher  *batch.Batcher
-	prog     *checkpoint.Progress
-	skip     *parse.Skip
+	ownKey  int
+	logger  *slog.Logger
+	batcher *batch.Batcher
+	prog    *checkpoint.Progress
+	skip    *parse.Skip
 	// skipUntil is the highest offset skip can match; later chunks skip
 	// nothing and are not checked.
 	skipUntil int64
