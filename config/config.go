@@ -35,6 +35,7 @@ type Config struct {
 	Parquet          encode.Config `yaml:"parquet"`
 	Memory           Memory        `yaml:"memory"`
 	Enrich           Enrich        `yaml:"enrich"`
+	Input            Input         `yaml:"input"`
 	ExitWhenIdle     time.Duration `yaml:"exit_when_idle"`
 	MetricsAddr      string        `yaml:"metrics_addr"`
 	LogLevel         string        `yaml:"log_level"`
@@ -102,6 +103,7 @@ func Default() Config {
 		Parquet:          encode.Config{Codec: "zstd"},
 		Memory:           Memory{MaxBufferedBytes: 1 << 30, FetchBufferBytes: 128 << 20},
 		Enrich:           Enrich{RefreshInterval: 5 * time.Minute, PollInterval: 10 * time.Second},
+		Input:            defaultInput(),
 		MetricsAddr:      "",
 		LogLevel:         "info",
 		LogFormat:        "text",
@@ -230,6 +232,9 @@ func (c *Config) Validate() error {
 		if !ch.ok {
 			return invalid(ch.field, "out of range")
 		}
+	}
+	if err := c.Input.validate(); err != nil {
+		return err
 	}
 	if c.Memory.MaxBufferedBytes < int64(c.Batch.MaxBytes) {
 		return invalid("--max-buffered-bytes", "smaller than --batch-max-bytes (%d)", c.Batch.MaxBytes)

@@ -86,6 +86,7 @@ func RunFlags(fs *flag.FlagSet, c *Config) {
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json")
 	fs.DurationVar(&c.ProgressInterval, "progress-interval", c.ProgressInterval, "log progress this often")
+	inputFlags(fs, &c.Input)
 	fs.BoolVar(&c.Embedded, "embedded", c.Embedded, "demo: run an in-process Kafka broker fed by the generator")
 	fs.IntVar(&c.EmbeddedRecords, "embedded-records", c.EmbeddedRecords, "records the embedded demo generates")
 }

@@ -61,8 +61,11 @@ func PipelineConfig(c *config.Config) (Config, error) {
 		return Config{}, err
 	}
 	return Config{
-		Source:           c.Kafka,
-		Parse:            parse.Config{Format: format, Formats: formats, AllowNewerFields: c.AllowNewerFields, Region: c.Region, Account: c.Account},
+		Source: c.Kafka,
+		Parse: parse.Config{Format: format, Formats: formats, AllowNewerFields: c.AllowNewerFields, Region: c.Region, Account: c.Account,
+			MaxLineBytes: c.Input.MaxLineBytes, MaxDeadPerMessage: c.Input.MaxDeadLettersPerMessage,
+			MaxAhead: c.Input.MaxRecordAhead, MaxBehind: c.Input.MaxRecordBehind},
+		OnOffsetReset:    c.Input.OnOffsetReset,
 		Batch:            c.Batch,
 		Encode:           c.Parquet,
 		FlowLogID:        c.FlowLogID,

@@ -54,6 +54,9 @@ type Config struct {
 	ExitWhenIdle time.Duration
 	// ProgressInterval is how often progress is logged (0 = never).
 	ProgressInterval time.Duration
+	// OnOffsetReset is what a partition whose position is outside its log
+	// does: source.ResetFail (default) or source.ResetEarliest.
+	OnOffsetReset string
 }
 
 // Defaults fills unset fields.
@@ -287,6 +290,8 @@ func (m *metrics) addChunk(s parse.Stats) {
 	m.controlTotal.Add(float64(s.Control))
 	m.messagesTotal.Add(float64(s.Messages))
 	m.bytesTotal.Add(float64(s.Bytes))
+	m.empty.Add(s.Empty)
+	m.emptyTotal.Add(float64(s.Empty))
 }
 
 func (p *Pipeline) progressLoop(ctx context.Context) {
