@@ -66,6 +66,7 @@ func PipelineConfig(c *config.Config) (Config, error) {
 			MaxLineBytes: c.Input.MaxLineBytes, MaxDeadPerMessage: c.Input.MaxDeadLettersPerMessage,
 			MaxAhead: c.Input.MaxRecordAhead, MaxBehind: c.Input.MaxRecordBehind},
 		OnOffsetReset:    c.Input.OnOffsetReset,
+		AllowSharedSink:  c.Input.AllowSharedSink,
 		Batch:            c.Batch,
 		Encode:           c.Parquet,
 		FlowLogID:        c.FlowLogID,

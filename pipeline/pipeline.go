@@ -57,6 +57,9 @@ type Config struct {
 	// OnOffsetReset is what a partition whose position is outside its log
 	// does: source.ResetFail (default) or source.ResetEarliest.
 	OnOffsetReset string
+	// AllowSharedSink lets a second consumer group write the topic into
+	// the same sink prefix (see claimSink).
+	AllowSharedSink bool
 }
 
 // Defaults fills unset fields.
@@ -213,6 +216,9 @@ func (p *Pipeline) Stats() Stats {
 // permanent error occurs, or the pipeline was idle for ExitWhenIdle.
 func (p *Pipeline) Run(ctx context.Context) error {
 	defer p.hardStop()
+	if err := p.claimSink(ctx); err != nil {
+		return err
+	}
 	p.startTime = time.Now()
 	p.lastData.Store(p.startTime.UnixNano())
 	runCtx, cancel := context.WithCancel(ctx)

@@ -174,6 +174,11 @@ func setField(r *Record, id FieldID, tok []byte) error {
 		if !ValidRegion(tok) {
 			return &ParseError{Reason: ReasonBadRegion, Field: fi.Token, Detail: fmt.Sprintf("%q is not a region name", clip(tok))}
 		}
+	case checkNone:
+	default:
+		if !validShape(fi.check, tok) {
+			return &ParseError{Reason: shapeReason(fi.check), Field: fi.Token, Detail: fmt.Sprintf("%q is not %s", clip(tok), shapeName(fi.check))}
+		}
 	}
 	r.SetStr(id, tok)
 	return nil
@@ -242,8 +247,10 @@ func ValidRegion(b []byte) bool {
 func validAddr(b []byte) bool {
 	for _, c := range b {
 		if c == ':' {
+			// No zone: "fe80::1%eth0" is an address of one host's link,
+			// and the zone is free text an attacker chooses.
 			a, err := netip.ParseAddr(unsafe.String(&b[0], len(b)))
-			return err == nil && a.Is6()
+			return err == nil && a.Is6() && a.Zone() == ""
 		}
 	}
 	return validIPv4(b)
