@@ -7,8 +7,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"flowlake/schema"
-	"flowlake/stages/parse"
 	"flowlake/stages/source"
 )
 
@@ -31,7 +29,7 @@ func (p *Pipeline) offsetReset(ctx context.Context, a *source.Assignment, logger
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return &progress{next: e.First, durable: map[parse.SkipKey]schema.Pos{}}, nil
+	return newProgress(e.First), nil
 }
 
 // Offset reset reasons (flowlake_offset_resets_total).
