@@ -54,3 +54,14 @@ func (m *metrics) registerHostile(reg prometheus.Registerer) {
 		reg.MustRegister(m.emptyTotal, m.deadSummaries, m.offsetResets)
 	}
 }
+
+// registerDecodeGauge exports the parse workers' decode buffers (gunzip and
+// base64), which the memory budget counts.
+func (p *Pipeline) registerDecodeGauge(reg prometheus.Registerer) {
+	if reg == nil {
+		return
+	}
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "flowlake_parse_decode_buffer_bytes",
+		Help: "Memory of the parse workers' decode buffers (at most one large buffer per worker, while it decodes)."},
+		func() float64 { return float64(p.pool.DecodeBufferBytes()) }))
+}

@@ -182,6 +182,7 @@ func New(cfg Config, deps Deps, logger *slog.Logger, reg prometheus.Registerer) 
 		hardCtx:     hardCtx, hardStop: hardStop,
 	}
 	p.metrics = newMetrics(reg, &p.buffered)
+	p.registerDecodeGauge(reg)
 	p.buffers.New = func() any { return new(bytes.Buffer) }
 	return p, nil
 }
@@ -254,7 +255,11 @@ func (p *Pipeline) stopTimeout() time.Duration {
 	return min(p.cfg.StopTimeout, p.cfg.Source.SessionTimeout*2/3)
 }
 
-func (p *Pipeline) overBudget() bool { return p.buffered.Load() > p.cfg.MemoryBytes }
+// overBudget counts the buffered rows and dead letters and the parse
+// workers' decode buffers.
+func (p *Pipeline) overBudget() bool {
+	return p.buffered.Load()+p.pool.DecodeBufferBytes() > p.cfg.MemoryBytes
+}
 
 func (p *Pipeline) idleWatch(ctx context.Context, stop context.CancelFunc) {
 	t := time.NewTicker(min(p.cfg.ExitWhenIdle/4+time.Millisecond, time.Second))
