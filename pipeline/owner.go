@@ -58,7 +58,7 @@ func (p *Pipeline) claimSink(ctx context.Context) error {
 		return fmt.Errorf("encode owner record: %w", err)
 	}
 	if err := p.sink.Put(ctx, key, b); err != nil {
-		return fmt.Errorf("write owner record %s: %w", key, err)
+		return fmt.Errorf("write owner record %s in %s: %w", key, p.sink, err)
 	}
 	back, found, err := readOwner(ctx, p.sink, key)
 	if err != nil {
@@ -76,11 +76,11 @@ func readOwner(ctx context.Context, s sink.Sink, key string) (owner, bool, error
 		return owner{}, false, nil
 	}
 	if err != nil {
-		return owner{}, false, fmt.Errorf("read owner record %s: %w", key, err)
+		return owner{}, false, fmt.Errorf("read owner record %s in %s: %w", key, s, err)
 	}
 	var o owner
 	if err := json.Unmarshal(b, &o); err != nil {
-		return owner{}, false, fmt.Errorf("decode owner record %s: %w", key, err)
+		return owner{}, false, fmt.Errorf("decode owner record %s in %s: %w", key, s, err)
 	}
 	return o, true, nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -155,5 +156,47 @@ func TestFinalFlushInRounds(t *testing.T) {
 	o := readOutputs(t, dir)
 	if o.rows != accounts || len(o.files) != accounts || written != accounts {
 		t.Fatalf("%d rows in %d files (logs say %d written), want %d of each", o.rows, len(o.files), written, accounts)
+	}
+}
+
+// TestFinalFlushManyAccounts is the large version of TestFinalFlushInRounds
+// with the default round size and session timeout (a 20 s stop deadline):
+// FLOWLAKE_HOSTILE_ACCOUNTS=250000 go test -run ManyAccounts -v ./internal/hostile/
+// It is skipped unless the variable is set (it writes a file per account).
+func TestFinalFlushManyAccounts(t *testing.T) {
+	n, _ := strconv.Atoi(os.Getenv("FLOWLAKE_HOSTILE_ACCOUNTS"))
+	if n <= 0 {
+		t.Skip("set FLOWLAKE_HOSTILE_ACCOUNTS to run")
+	}
+	env := testenv.Kafka(t, "flows", 1)
+	ms := make([]kafka.Message, 0, n)
+	for i := 0; i < n; i++ {
+		ms = append(ms, kafka.Message{Value: []byte(line(fmt.Sprintf("%012d", 100000+i), hourBase+int64(i%3600)))})
+	}
+	env.Produce(t, ms)
+	dir := t.TempDir()
+	cfg := filepath.Join(t.TempDir(), "big.yaml")
+	if err := os.WriteFile(cfg, []byte("kafka:\n  session_timeout: 30s\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	start, written := time.Now(), int64(0)
+	for run := 1; ; run++ {
+		if run > 40 {
+			t.Fatalf("not done after %d runs: %d rows written", run-1, written)
+		}
+		r := runFlowlake(t, env, "big", dir, "--config", cfg, "--exit-when-idle", "2s")
+		rows := r.num(t, "rows_written")
+		written += rows
+		t.Logf("run %d: exit %d, %d rows, peak RSS %d MiB, %s", run, r.code, rows, r.peakRSS>>20, time.Since(start).Round(time.Second))
+		if r.code == 0 {
+			break
+		}
+		if rows == 0 {
+			t.Fatalf("run %d wrote nothing\n%s", run, tail(r.log, 20))
+		}
+	}
+	o := readOutputs(t, dir)
+	if o.rows != int64(n) || written != int64(n) {
+		t.Fatalf("%d rows on disk, %d in the logs, want %d", o.rows, written, n)
 	}
 }
