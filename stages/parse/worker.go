@@ -136,9 +136,11 @@ func (w *worker) message(c *Chunk, m *Message) {
 	if w.unpack(c, m) != EnvelopeText {
 		// Pending records alias decoded bytes the next message reuses.
 		w.flush(c)
-		w.dec.trim()
-		w.noteDecodeBuffers()
 	}
+	// Text records alias the message itself, never the decode buffers:
+	// a large buffer (even of a rejected gzip) can go now.
+	w.dec.trim()
+	w.noteDecodeBuffers()
 	w.summarize(c, m)
 	w.cur = nil
 }
