@@ -92,7 +92,7 @@ func loadCheckpoint(ctx context.Context, s sink.Sink, group, topic string, parti
 	if err := json.Unmarshal(b, &c); err != nil {
 		return nil, false, fmt.Errorf("decode checkpoint %s: %w", checkpointKey(group, topic, partition), err)
 	}
-	if c.Version != 1 || c.Topic != topic || c.Partition != partition {
+	if (c.Version != 1 && c.Version != 2) || c.Topic != topic || c.Partition != partition {
 		return nil, false, fmt.Errorf("checkpoint %s does not match %s/%d", checkpointKey(group, topic, partition), topic, partition)
 	}
 	p := newProgress(c.Next)
@@ -183,6 +183,11 @@ func (p *progress) store(ctx context.Context, s sink.Sink, group, topic string, 
 		DeadLetters: p.dead, Segments: p.segments, Seq: p.seq, Updated: time.Now().UTC().Format(time.RFC3339Nano)}
 	for k := range p.fresh {
 		c.Durable = append(c.Durable, durable{SkipKey: k, Pos: p.durable[k]})
+	}
+	if len(c.Segments) > 0 {
+		// Version 2 has segments: an older flowlake, which would ignore
+		// them and rewrite durable records, refuses it instead.
+		c.Version = 2
 	}
 	b, err := json.Marshal(c)
 	if err != nil {
