@@ -73,11 +73,13 @@ func (pt *partition) fetchLoop(ctx context.Context, start int64, out chan<- *fet
 				p.fetchBudget.Release(reserved + held)
 				return
 			}
+			p.unmerged.Add(1) // until the loop merges or drops it
 			select {
 			case out <- fc:
 			case <-ctx.Done():
 				// The chunk is parsed by a worker anyway; its budget is
 				// released here since nobody will merge it.
+				p.unmerged.Add(-1)
 				p.fetchBudget.Release(reserved + held)
 				return
 			}

@@ -114,6 +114,7 @@ func (pt *partition) run(ctx context.Context, start int64) error {
 		// chunks nobody will merge.
 		for f := range pending {
 			p.fetchBudget.Release(f.reserved)
+			p.unmerged.Add(-1)
 		}
 	}()
 	tick := time.NewTicker(p.cfg.TickInterval)
@@ -141,6 +142,7 @@ func (pt *partition) run(ctx context.Context, start int64) error {
 			}
 			if err := f.chunk.Wait(ctx); err != nil {
 				p.fetchBudget.Release(f.reserved)
+				p.unmerged.Add(-1)
 				return pt.stop(ctx)
 			}
 			pt.merge(f)
@@ -178,6 +180,7 @@ func (pt *partition) merge(f *fetched) {
 	p.buffered.Add(int64(pt.batcher.Size() - before))
 	p.pool.Release(c)
 	p.fetchBudget.Release(f.reserved)
+	p.unmerged.Add(-1)
 	p.metrics.addChunk(c.Stats)
 	pt.syncOpen()
 	if full {

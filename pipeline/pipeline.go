@@ -135,6 +135,10 @@ type Pipeline struct {
 	assigned    atomic.Bool
 	// rounds counts flush rounds running; a pipeline with one is not idle.
 	rounds atomic.Int64
+	// unmerged counts fetched chunks not merged yet (being parsed, or
+	// queued): a pipeline with one is not idle either, however long a
+	// hostile message takes to parse.
+	unmerged atomic.Int64
 	// deadLogged counts dead letters logged one by one.
 	deadLogged atomic.Int64
 	// stopping is set once the pipeline itself stops (not a revoke), and
@@ -275,7 +279,7 @@ func (p *Pipeline) idleWatch(ctx context.Context, stop context.CancelFunc) {
 				// its old membership to expire before it gets partitions.
 				limit += p.cfg.Source.SessionTimeout
 			}
-			if p.rounds.Load() > 0 {
+			if p.rounds.Load() > 0 || p.unmerged.Load() > 0 {
 				// Flushes are running (perhaps retrying a failing sink):
 				// the work is not done, whatever the topic says.
 				p.lastData.Store(time.Now().UnixNano())
