@@ -40,13 +40,23 @@ type partition struct {
 	// fetchErr is why the fetch loop ended, set before it closes its
 	// channel (an *source.OffsetResetError, or ctx's error).
 	fetchErr error
+	// state is what the loop publishes for the offsets watcher and the
+	// metrics; roundOldest is the first-row time of the running round's
+	// oldest batch.
+	state       *partState
+	roundOldest time.Time
+	loop        string // name of the loop for /healthz
 }
 
 // syncOpen reports the change in open batches to the gauge.
 func (pt *partition) syncOpen() {
 	n := pt.batcher.Open()
 	pt.p.metrics.openBatches.Add(float64(n - pt.open))
-	pt.open = n
+	if n != pt.open {
+		pt.open = n
+		pt.publishOldest()
+	}
+	pt.publish()
 }
 
 func (p *Pipeline) handle(ctx context.Context, a *source.Assignment) error {
@@ -67,7 +77,6 @@ func (p *Pipeline) handle(ctx context.Context, a *source.Assignment) error {
 	}
 	// Waiting to join the group is not idleness: count from the assignment.
 	p.lastData.Store(time.Now().UnixNano())
-	p.assigned.Store(true)
 	logger.Info("partition started", "committed", a.Committed, "checkpoint", prog.next, "resume", start, "durable_keys", len(prog.durable))
 	if found && prog.next >= 0 && prog.next > a.Committed {
 		// A crash between a checkpoint and its Kafka commit leaves the
@@ -92,6 +101,7 @@ func (p *Pipeline) handle(ctx context.Context, a *source.Assignment) error {
 
 func (p *Pipeline) newPartition(a *source.Assignment, logger *slog.Logger, prog *progress, start int64) *partition {
 	pt := &partition{p: p, a: a, logger: logger, batcher: batch.New(p.cfg.Batch, start), prog: prog, skip: prog.skip()}
+	pt.state = p.owned.add(a.Partition, prog.next, start) // run releases it
 	pt.roundCtx, pt.cancelRounds = context.WithCancel(p.hardCtx)
 	if pt.skip != nil {
 		pt.skipUntil = pt.skip.Dead.Offset
@@ -103,6 +113,7 @@ func (p *Pipeline) newPartition(a *source.Assignment, logger *slog.Logger, prog 
 }
 
 func (pt *partition) run(ctx context.Context, start int64) error {
+	defer pt.release()
 	defer pt.cancelRounds()
 	p := pt.p
 	fetchCtx, stopFetch := context.WithCancel(ctx)
@@ -121,6 +132,7 @@ func (pt *partition) run(ctx context.Context, start int64) error {
 	defer tick.Stop()
 
 	for {
+		pt.beat()
 		in := pending
 		if pt.want && pt.inflight != nil {
 			in = nil // backpressure: wait for the running round first
@@ -158,6 +170,7 @@ func (pt *partition) run(ctx context.Context, start int64) error {
 			pt.maybeRound(time.Now(), false)
 		case err := <-pt.inflight:
 			pt.inflight = nil
+			pt.roundDone()
 			if err != nil {
 				return pt.fail(ctx, err)
 			}
@@ -181,6 +194,7 @@ func (pt *partition) merge(f *fetched) {
 	p.pool.Release(c)
 	p.fetchBudget.Release(f.reserved)
 	p.unmerged.Add(-1)
+	p.lastData.Store(time.Now().UnixNano()) // the idle clock counts from the last merge
 	p.metrics.addChunk(c.Stats)
 	pt.syncOpen()
 	if full {
@@ -193,15 +207,17 @@ func (pt *partition) maybeRound(now time.Time, stop bool) {
 	if pt.inflight != nil {
 		return
 	}
-	r := pt.batcher.Due(now, pt.p.overBudget(), stop)
-	pt.syncOpen()
+	r := pt.batcher.Due(now, pt.p.overBudget(), stop || pt.p.flushAll.Load())
 	pt.want = false
 	if r == nil {
+		pt.syncOpen()
 		return
 	}
 	pt.more = r.More
 	done := make(chan error, 1)
 	pt.inflight = done
+	pt.roundStarted(r)
+	pt.syncOpen()
 	// Rounds survive the end of the generation (a revoke or a soft stop
 	// waits for them) but not the stop deadline nor a hard stop.
 	pt.p.rounds.Add(1)
@@ -229,6 +245,7 @@ func (pt *partition) stop(ctx context.Context) error {
 	if pt.inflight != nil {
 		err := <-pt.inflight
 		pt.inflight = nil
+		pt.roundDone()
 		if err != nil {
 			return pt.abandoned(ctx, err)
 		}
@@ -243,7 +260,10 @@ func (pt *partition) stop(ctx context.Context) error {
 		if r == nil {
 			break
 		}
-		if err := p.runRound(pt.roundCtx, pt, r); err != nil {
+		pt.roundStarted(r)
+		err := p.runRound(pt.roundCtx, pt, r)
+		pt.roundDone()
+		if err != nil {
 			if rounds > 0 {
 				pt.logger.Warn("final flush cut short", "rounds_done", rounds, "batches_left", pt.batcher.Open()+len(r.Batches))
 			}
