@@ -41,6 +41,7 @@ type Config struct {
 	Parquet      encode.Config `yaml:"parquet"`
 	Memory       Memory        `yaml:"memory"`
 	Enrich       Enrich        `yaml:"enrich"`
+	Input        Input         `yaml:"input"`
 	ExitWhenIdle time.Duration `yaml:"exit_when_idle"`
 	// DrainTimeout bounds how long a batch run (ExitWhenIdle) waits for the
 	// group to drain the topic; 0 means exit_when_idle + session timeout +
@@ -112,6 +113,7 @@ func Default() Config {
 		Parquet:          encode.Config{Codec: "zstd"},
 		Memory:           Memory{MaxBufferedBytes: 1 << 30, FetchBufferBytes: 128 << 20},
 		Enrich:           Enrich{RefreshInterval: 5 * time.Minute, PollInterval: 10 * time.Second},
+		Input:            defaultInput(),
 		MetricsAddr:      "",
 		LogLevel:         "info",
 		LogFormat:        "text",
@@ -263,6 +265,9 @@ func (c *Config) validateOutput() error {
 		if !ch.ok {
 			return invalid(ch.field, "out of range")
 		}
+	}
+	if err := c.Input.validate(); err != nil {
+		return err
 	}
 	if c.DrainTimeout > 0 && c.DrainTimeout <= c.ExitWhenIdle {
 		return invalid("--drain-timeout", "%v must be longer than --exit-when-idle (%v)", c.DrainTimeout, c.ExitWhenIdle)

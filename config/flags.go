@@ -102,6 +102,7 @@ func outputFlags(fs *flag.FlagSet, c *Config) {
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", c.MetricsAddr, "serve Prometheus metrics on this address (e.g. :9108)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json")
+	inputFlags(fs, &c.Input)
 }
 
 // Parse loads defaults, the config file, FLOWLAKE_* env vars and the

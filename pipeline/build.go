@@ -84,8 +84,12 @@ func PipelineConfig(c *config.Config) (Config, error) {
 		return Config{}, err
 	}
 	return Config{
-		Source:           c.Kafka,
-		Parse:            parse.Config{Format: format, Formats: formats, AllowNewerFields: c.AllowNewerFields, Region: c.Region, Account: c.Account, JSONFields: c.JSONFields},
+		Source: c.Kafka,
+		Parse: parse.Config{Format: format, Formats: formats, AllowNewerFields: c.AllowNewerFields, Region: c.Region, Account: c.Account, JSONFields: c.JSONFields,
+			MaxLineBytes: c.Input.MaxLineBytes, MaxDeadPerMessage: c.Input.MaxDeadLettersPerMessage,
+			MaxAhead: c.Input.MaxRecordAhead, MaxBehind: c.Input.MaxRecordBehind},
+		OnOffsetReset:    c.Input.OnOffsetReset,
+		AllowSharedSink:  c.Input.AllowSharedSink,
 		Batch:            c.Batch,
 		Encode:           c.Parquet,
 		FlowLogID:        c.FlowLogID,

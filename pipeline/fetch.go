@@ -32,7 +32,7 @@ func (pt *partition) fetchLoop(ctx context.Context, start int64, out chan<- *fet
 		msgs, err := f.Fetch(ctx, nil)
 		if err != nil && len(msgs) == 0 {
 			p.fetchBudget.Release(maxFetch)
-			pt.fetchErr = err
+			pt.fetchErr = err // read by the loop once out is closed
 			return
 		}
 		if err != nil {

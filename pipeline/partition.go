@@ -22,7 +22,8 @@ type partition struct {
 	s  source.Stream
 	id source.StreamID
 	// fetchErr is why the fetch loop ended, set before it closes its
-	// channel: io.EOF at the end of a finite stream.
+	// channel: io.EOF at the end of a finite stream, an
+	// *source.OffsetResetError, or ctx's error.
 	fetchErr error
 	// ownKey names the stream in the owned set: the Kafka partition, or
 	// a number of the run for streams of other sources.
@@ -41,6 +42,7 @@ type partition struct {
 	roundCtx     context.Context
 	cancelRounds context.CancelFunc
 	want         bool // a round is due but another one is running
+	more         bool // the running round left due batches for the next
 	open         int  // open batches last reported to the gauge
 	// rows and files count what this assignment wrote (for its stop log);
 	// only the goroutine running rounds touches them.
@@ -93,25 +95,43 @@ func (p *Pipeline) handle(ctx context.Context, s source.Stream) error {
 			logger.Debug("kafka offset commit failed", "offset", prog.Next, "err", err)
 		}
 	}
+	for {
+		err := p.newPartition(s, id, logger, prog, start).run(ctx, start)
+		var reset *source.OffsetResetError
+		if !errors.As(err, &reset) || ctx.Err() != nil {
+			return err
+		}
+		a, ok := s.(*source.Assignment)
+		if !ok {
+			return err
+		}
+		if prog, err = p.offsetReset(ctx, a, logger, reset); err != nil {
+			return err
+		}
+		start = prog.Next
+	}
+}
+
+func (p *Pipeline) newPartition(s source.Stream, id source.StreamID, logger *slog.Logger, prog *checkpoint.Progress, start int64) *partition {
 	pt := &partition{p: p, s: s, id: id, logger: logger, batcher: batch.New(p.cfg.Batch, start), prog: prog, skip: prog.Skip()}
 	pt.ownKey = id.Partition
 	if p.kafka == nil {
 		pt.ownKey = int(p.streams.Add(1)) // streams of other sources share partition 0
 	}
-	pt.state = p.owned.add(pt.ownKey, prog.Next, start)
-	defer pt.release()
+	pt.state = p.owned.add(pt.ownKey, prog.Next, start) // run releases it
 	pt.roundCtx, pt.cancelRounds = context.WithCancel(p.hardCtx)
-	defer pt.cancelRounds()
 	if pt.skip != nil {
 		pt.skipUntil = pt.skip.Dead.Offset
 		for _, pos := range pt.skip.Groups {
 			pt.skipUntil = max(pt.skipUntil, pos.Offset)
 		}
 	}
-	return pt.run(ctx, start)
+	return pt
 }
 
 func (pt *partition) run(ctx context.Context, start int64) error {
+	defer pt.release()
+	defer pt.cancelRounds()
 	p := pt.p
 	fetchCtx, stopFetch := context.WithCancel(ctx)
 	pending := make(chan *fetched, p.cfg.PendingChunks)
@@ -140,12 +160,19 @@ func (pt *partition) run(ctx context.Context, start int64) error {
 		case f, ok := <-in:
 			if !ok {
 				// The fetch loop ends with ctx, at the end of a finite
-				// stream, or when the stream fails.
-				if err := pt.stop(ctx); err != nil {
+				// stream, when the position is outside the log (Kafka) or
+				// when the stream fails: what is held is flushed first (it
+				// is good data), then the caller applies the policy.
+				err := pt.stop(ctx)
+				var reset *source.OffsetResetError
+				if errors.As(pt.fetchErr, &reset) && err == nil {
+					return reset
+				}
+				if err != nil {
 					return err
 				}
-				if err := pt.fetchErr; err != nil && !errors.Is(err, io.EOF) && ctx.Err() == nil {
-					return fmt.Errorf("read %s: %w", pt.id.Topic, err)
+				if ferr := pt.fetchErr; ferr != nil && !errors.Is(ferr, io.EOF) && ctx.Err() == nil {
+					return fmt.Errorf("read %s: %w", pt.id.Topic, ferr)
 				}
 				return nil
 			}
@@ -170,6 +197,9 @@ func (pt *partition) run(ctx context.Context, start int64) error {
 			pt.roundDone()
 			if err != nil {
 				return pt.fail(ctx, err)
+			}
+			if pt.more {
+				pt.want = true // due batches were left for the next round
 			}
 			if pt.want {
 				pt.maybeRound(time.Now(), false)
@@ -207,6 +237,7 @@ func (pt *partition) maybeRound(now time.Time, stop bool) {
 		pt.syncOpen()
 		return
 	}
+	pt.more = r.More
 	done := make(chan error, 1)
 	pt.inflight = done
 	pt.roundStarted(r)
@@ -243,23 +274,34 @@ func (pt *partition) stop(ctx context.Context) error {
 			return pt.abandoned(ctx, err)
 		}
 	}
-	r := pt.batcher.Due(time.Now(), false, true)
-	pt.syncOpen()
-	if r == nil && pt.batcher.Next() > pt.prog.Next {
-		// Nothing to write, but records were read since the last round
-		// (skipped as durable, or control messages): record how far.
-		r = &batch.Round{Commit: pt.batcher.Next()}
+	// The final flush runs in bounded rounds (batch.Config.MaxRoundBatches),
+	// each durable and checkpointed: the deadline cuts at most one round
+	// short, and a restart resumes after the last one.
+	rounds := 0
+	for {
+		r := pt.batcher.Due(time.Now(), false, true)
+		pt.syncOpen()
+		if r == nil && pt.batcher.Next() > pt.prog.Next {
+			// Nothing to write, but records were read since the last
+			// round (skipped as durable, or control messages): record
+			// how far.
+			r = &batch.Round{Commit: pt.batcher.Next()}
+		}
+		if r == nil {
+			break
+		}
+		pt.roundStarted(r)
+		err := p.runRound(pt.roundCtx, pt, r)
+		pt.roundDone()
+		if err != nil {
+			if rounds > 0 {
+				pt.logger.Warn("final flush cut short", "rounds_done", rounds, "batches_left", pt.batcher.Open()+len(r.Batches))
+			}
+			return pt.abandoned(ctx, err)
+		}
+		rounds++
 	}
-	if r == nil {
-		return nil
-	}
-	pt.roundStarted(r)
-	err := p.runRound(pt.roundCtx, pt, r)
-	pt.roundDone()
-	if err != nil {
-		return pt.abandoned(ctx, err)
-	}
-	pt.logger.Info("partition stopped", "next_offset", pt.prog.Next, "rows_written", pt.rows, "files", pt.files)
+	pt.logger.Info("partition stopped", "next_offset", pt.prog.Next, "rows_written", pt.rows, "files", pt.files, "final_rounds", rounds)
 	return nil
 }
 

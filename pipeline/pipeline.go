@@ -69,6 +69,12 @@ type Config struct {
 	WedgedAfter time.Duration
 	// ProgressInterval is how often progress is logged (0 = never).
 	ProgressInterval time.Duration
+	// OnOffsetReset is what a partition whose position is outside its log
+	// does: source.ResetFail (default) or source.ResetEarliest.
+	OnOffsetReset string
+	// AllowSharedSink lets a second consumer group write the topic into
+	// the same sink prefix (see claimSink).
+	AllowSharedSink bool
 }
 
 // Defaults fills unset fields.
@@ -221,6 +227,7 @@ func New(cfg Config, deps Deps, logger *slog.Logger, reg prometheus.Registerer) 
 		p.health.Set(health.Sink, "") // the caller checked it, or it needs none
 	}
 	p.metrics = newMetrics(reg, &p.buffered)
+	p.registerDecodeGauge(reg)
 	p.observe = newObserved(reg, p)
 	if kafkaSrc != nil {
 		kafkaSrc.SetHooks(source.Hooks{Assigned: p.assignedHook, JoinFailed: p.joinFailedHook})
@@ -260,6 +267,9 @@ func (p *Pipeline) Stats() Stats {
 // source.ErrUnreachable).
 func (p *Pipeline) Run(ctx context.Context) error {
 	defer p.hardStop()
+	if err := p.claimSink(ctx); err != nil {
+		return err
+	}
 	p.startTime = time.Now()
 	p.lastData.Store(p.startTime.UnixNano())
 	p.observe.lastDurable.Store(p.startTime.UnixNano())
@@ -326,7 +336,11 @@ func (p *Pipeline) stopTimeout() time.Duration {
 	return p.cfg.StopTimeout
 }
 
-func (p *Pipeline) overBudget() bool { return p.buffered.Load() > p.cfg.MemoryBytes }
+// overBudget counts the buffered rows and dead letters and the parse
+// workers' decode buffers.
+func (p *Pipeline) overBudget() bool {
+	return p.buffered.Load()+p.pool.DecodeBufferBytes() > p.cfg.MemoryBytes
+}
 
 func (m *metrics) addChunk(s parse.Stats) {
 	m.records.Add(s.Records)
@@ -339,6 +353,8 @@ func (m *metrics) addChunk(s parse.Stats) {
 	m.controlTotal.Add(float64(s.Control))
 	m.messagesTotal.Add(float64(s.Messages))
 	m.bytesTotal.Add(float64(s.Bytes))
+	m.empty.Add(s.Empty)
+	m.emptyTotal.Add(float64(s.Empty))
 }
 
 func (p *Pipeline) progressLoop(ctx context.Context) {

@@ -44,7 +44,21 @@ type DeadLetter struct {
 	Detail string
 	Raw    []byte
 	Time   time.Time
+	// Records is how many rejected records the dead letter stands for:
+	// 0 means one. Only a summary (ReasonDeadLetterLimit) stands for more,
+	// and ByReason then says why those records were rejected.
+	Records  int64
+	ByReason map[Reason]int64
 }
+
+// DeadLetterOverhead approximates the fixed memory of a kept dead letter.
+const DeadLetterOverhead = 160
+
+// Count is the number of rejected records d stands for.
+func (d *DeadLetter) Count() int64 { return max(d.Records, 1) }
+
+// Mem approximates the memory d holds, for the memory budget.
+func (d *DeadLetter) Mem() int { return DeadLetterOverhead + len(d.Raw) + len(d.Detail) }
 
 // SkipKey names a batch key across restarts: the layout by its stable ID.
 type SkipKey struct {

@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"flowlake/schema"
 )
@@ -42,7 +44,37 @@ type Config struct {
 	// the flow log line (dots descend into objects); the first one present
 	// is used. Empty means DefaultJSONFields.
 	JSONFields []string
+	// MaxDeadPerMessage is how many dead letters one message keeps one by
+	// one; the rest become one summary dead letter holding the whole raw
+	// message (see DeadLetter.Records). <= 0 means DefaultMaxDeadPerMessage.
+	MaxDeadPerMessage int
+	// MaxAhead and MaxBehind bound a record's time around the processing
+	// time; records outside are dead letters (time_out_of_range). <= 0
+	// means DefaultMaxAhead and DefaultMaxBehind.
+	MaxAhead, MaxBehind time.Duration
+	// Now is the processing clock (tests); nil means time.Now.
+	Now func() time.Time
 }
+
+// Defaults for the hostile-input limits.
+const (
+	DefaultMaxDeadPerMessage = 100
+	DefaultMaxAhead          = 7 * 24 * time.Hour
+	DefaultMaxBehind         = 10 * 365 * 24 * time.Hour
+)
+
+// Memory bounds of dead letters, checked while a chunk parses. A message
+// keeps dead letters one by one until either limit of the message or the
+// chunk is reached; the rest of it becomes one summary.
+const (
+	// maxDeadBytesPerMessage bounds the dead letters one message keeps
+	// one by one (raw bytes and details).
+	maxDeadBytesPerMessage = 1 << 20
+	// maxDeadBytesPerChunk bounds the dead letters a chunk keeps one by
+	// one; past it every message with rejects gets only its summary, so a
+	// chunk's dead letters stay within this plus its own input.
+	maxDeadBytesPerChunk = 4 << 20
+)
 
 // The shared types of the data path live in schema; these names keep
 // the parse stage's API.
@@ -69,7 +101,14 @@ type Stats struct {
 	// Records counts every record seen: rows plus dead letters.
 	Records int64
 	Rows    int64
-	Dead    int64
+	// Dead counts rejected records (a summary dead letter counts for the
+	// records it stands for), not dead-letter entries.
+	Dead int64
+	// DeadBytes is the memory the chunk's dead letters hold.
+	DeadBytes int64
+	// Empty counts blank lines and empty CloudWatch events: they hold no
+	// record and are neither rows nor dead letters.
+	Empty int64
 	// Skipped counts records dropped because a file written before a
 	// restart already holds them.
 	Skipped int64
@@ -88,6 +127,8 @@ func (s *Stats) Add(o Stats) {
 	s.Dead += o.Dead
 	s.Skipped += o.Skipped
 	s.Control += o.Control
+	s.DeadBytes += o.DeadBytes
+	s.Empty += o.Empty
 	s.MaxTime = max(s.MaxTime, o.MaxTime)
 }
 
@@ -148,6 +189,11 @@ type Pool struct {
 	headerCount int
 	blocks      sync.Map // *schema.Layout -> *sync.Pool of *schema.Block
 	wg          sync.WaitGroup
+	// headerBytes is the header text the shared cache holds.
+	headerBytes int
+	// decodeBytes is the memory of every worker's decode buffers
+	// (gunzip and base64), at most one large buffer per worker.
+	decodeBytes atomic.Int64
 }
 
 // CheckJSONField reports whether f can name a shipper event's field.
@@ -157,6 +203,21 @@ func CheckJSONField(f string) error {
 	}
 	return nil
 }
+
+// DecodeBufferBytes is the memory the workers' decode buffers hold now:
+// a memory budget counts it.
+func (p *Pool) DecodeBufferBytes() int64 { return p.decodeBytes.Load() }
+
+// maxLine is the line limit, header lines included.
+func (p *Pool) maxLine() int {
+	if p.cfg.MaxLineBytes <= 0 {
+		return schema.DefaultMaxLineBytes
+	}
+	return p.cfg.MaxLineBytes
+}
+
+// maxSharedHeaderBytes bounds the header text the shared cache keeps.
+const maxSharedHeaderBytes = 1 << 20
 
 // NewPool validates cfg and returns a pool; Run starts its workers.
 func NewPool(cfg Config, enricher Enricher, logger *slog.Logger) (*Pool, error) {
@@ -168,6 +229,18 @@ func NewPool(cfg Config, enricher Enricher, logger *slog.Logger) (*Pool, error) 
 	}
 	if !schema.ValidRegion([]byte(cfg.Region)) {
 		return nil, fmt.Errorf("region %q is not a region name", cfg.Region)
+	}
+	if cfg.MaxDeadPerMessage <= 0 {
+		cfg.MaxDeadPerMessage = DefaultMaxDeadPerMessage
+	}
+	if cfg.MaxAhead <= 0 {
+		cfg.MaxAhead = DefaultMaxAhead
+	}
+	if cfg.MaxBehind <= 0 {
+		cfg.MaxBehind = DefaultMaxBehind
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	if cfg.Account == "" {
 		cfg.Account = "unknown"
@@ -308,8 +381,9 @@ func (p *Pool) headerFormat(line []byte) (*schema.Format, error) {
 		canon = f
 		p.formats[f.String()] = f
 	}
-	if p.headerCount < maxHeaderFormats*4 {
+	if p.headerCount < maxHeaderFormats*4 && p.headerBytes+len(line) <= maxSharedHeaderBytes {
 		p.headerCount++
+		p.headerBytes += len(line)
 		p.headers.Store(string(line), canon)
 	}
 	return canon, nil
