@@ -267,8 +267,10 @@ func (p *Pipeline) Stats() Stats {
 // source.ErrUnreachable).
 func (p *Pipeline) Run(ctx context.Context) error {
 	defer p.hardStop()
-	if err := p.claimSink(ctx); err != nil {
-		return err
+	if p.kafka != nil { // the owner record ties a topic to a consumer group
+		if err := p.claimSink(ctx); err != nil {
+			return err
+		}
 	}
 	p.startTime = time.Now()
 	p.lastData.Store(p.startTime.UnixNano())
