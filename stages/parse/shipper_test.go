@@ -86,7 +86,7 @@ func TestShipperEnvelope(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg := Config{Workers: 2, Region: "us-east-1", JSONFields: tt.fields}
+			cfg := withTestClock(Config{Workers: 2, Region: "us-east-1", JSONFields: tt.fields})
 			c := NewChunk("flows", 0, messages(0, tt.msgs...))
 			runPool(t, cfg, c)
 			checkChunk(t, c)
@@ -123,7 +123,7 @@ func TestShipperFieldConfig(t *testing.T) {
 }
 
 func TestShipperPathDoesNotAllocate(t *testing.T) {
-	p, err := NewPool(Config{Workers: 1, Region: "us-east-1"}, nil, nil)
+	p, err := NewPool(withTestClock(Config{Workers: 1, Region: "us-east-1"}), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
