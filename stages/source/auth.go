@@ -31,6 +31,10 @@ type Auth struct {
 	SASL     string `yaml:"sasl"`
 	Username string `yaml:"username"`
 	Password Secret `yaml:"password"`
+	// PasswordFile names a file holding the password (a mounted Kubernetes
+	// Secret), so it never sits in argv, the environment or the config.
+	// The command line reads it into Password.
+	PasswordFile string `yaml:"password_file"`
 }
 
 // Validate checks the mechanism and its credentials.
