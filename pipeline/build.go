@@ -20,15 +20,19 @@ import (
 	"flowlake/stages/sink"
 )
 
-// NewLogger returns a slog logger writing text or JSON at level.
-func NewLogger(w io.Writer, level, format string) *slog.Logger {
+// NewLogger returns a slog logger writing text or JSON at level, with
+// repeated warnings sampled (LimitHandler). Call the returned flush before
+// exiting so counts of suppressed messages are written.
+func NewLogger(w io.Writer, level, format string) (logger *slog.Logger, flush func()) {
 	var l slog.Level
 	_ = l.UnmarshalText([]byte(level))
 	opts := &slog.HandlerOptions{Level: l}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
 	if format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		h = slog.NewJSONHandler(w, opts)
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	lh := NewLimitHandler(h, LogBurst, LogWindow)
+	return slog.New(lh), lh.Flush
 }
 
 // App is a pipeline with everything it runs beside it: the metrics

@@ -77,9 +77,9 @@ func (p *Pipeline) runRound(ctx context.Context, pt *partition, r *batch.Round) 
 	for i := range r.Dead {
 		d := &r.Dead[i]
 		m.deadReason(d.Reason)
-		if p.deadLogged.Add(1) <= maxDeadLogged {
-			pt.logger.Warn("dead letter", "reason", d.Reason, "offset", d.Offset, "line", d.Line, "detail", d.Detail)
-		}
+		// Every dead letter is logged; the process's logger samples them
+		// (NewLogger) and counts what it suppresses.
+		pt.logger.Warn("dead letter", "reason", d.Reason, "offset", d.Offset, "line", d.Line, "detail", d.Detail)
 	}
 	pt.rows += rows
 	pt.files += int64(len(r.Batches))
@@ -92,10 +92,6 @@ func (p *Pipeline) runRound(ctx context.Context, pt *partition, r *batch.Round) 
 	pt.logger.Debug("round durable", "files", len(r.Batches), "rows", rows, "dead_letters", len(r.Dead), "next_offset", pt.prog.next, "took", time.Since(start))
 	return nil
 }
-
-// maxDeadLogged is how many dead letters a run logs one by one; the rest
-// are counted (metrics and the run summary) and kept in the dead-letter sink.
-const maxDeadLogged = 10
 
 // writeBatch encodes one batch and writes it; it returns the file's size.
 func (p *Pipeline) writeBatch(ctx context.Context, pt *partition, bt *batch.Batch) (int, error) {

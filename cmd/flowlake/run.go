@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"time"
 
@@ -25,7 +26,9 @@ func runCmd(ctx context.Context, args []string) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	logger := pipeline.NewLogger(os.Stderr, cfg.LogLevel, cfg.LogFormat)
+	logger, flushLog := pipeline.NewLogger(os.Stderr, cfg.LogLevel, cfg.LogFormat)
+	defer flushLog()
+	slog.SetDefault(logger) // for the AWS SDK's logger (stages/awslog)
 	app, err := pipeline.Build(ctx, cfg, logger)
 	if err != nil {
 		return err

@@ -13,6 +13,8 @@ import (
 	"github.com/segmentio/kafka-go/sasl/aws_msk_iam_v2"
 	"github.com/segmentio/kafka-go/sasl/plain"
 	"github.com/segmentio/kafka-go/sasl/scram"
+
+	"flowlake/stages/awslog"
 )
 
 // Secret is a string that never prints.
@@ -71,7 +73,7 @@ func (a Auth) mechanism(ctx context.Context) (sasl.Mechanism, error) {
 		}
 		return m, nil
 	case "aws-msk-iam":
-		cfg, err := awsconfig.LoadDefaultConfig(ctx)
+		cfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithLogger(awslog.New(nil)))
 		if err != nil {
 			return nil, fmt.Errorf("AWS config for MSK IAM: %w", err)
 		}
