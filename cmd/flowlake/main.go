@@ -37,6 +37,8 @@ func main() {
 		err = genCmd(ctx, args)
 	case "inspect":
 		err = inspectCmd(args)
+	case "ddl":
+		err = ddlCmd(args, os.Stdout)
 	case "config":
 		err = configCmd(args, os.Stdout, os.Stderr)
 	case "version", "--version", "-version":
