@@ -36,7 +36,7 @@ func main() {
 	case "gen":
 		err = genCmd(ctx, args)
 	case "inspect":
-		err = inspectCmd(args)
+		err = inspectCmd(ctx, args, os.Stdout)
 	case "ddl":
 		err = ddlCmd(args, os.Stdout)
 	case "config":
