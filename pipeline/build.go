@@ -21,9 +21,9 @@ import (
 )
 
 // NewLogger returns a slog logger writing text or JSON at level, with
-// repeated warnings sampled (LimitHandler). Call the returned flush before
+// repeated warnings sampled (LimitHandler). Call FlushLogger before
 // exiting so counts of suppressed messages are written.
-func NewLogger(w io.Writer, level, format string) (logger *slog.Logger, flush func()) {
+func NewLogger(w io.Writer, level, format string) *slog.Logger {
 	var l slog.Level
 	_ = l.UnmarshalText([]byte(level))
 	opts := &slog.HandlerOptions{Level: l}
@@ -31,8 +31,15 @@ func NewLogger(w io.Writer, level, format string) (logger *slog.Logger, flush fu
 	if format == "json" {
 		h = slog.NewJSONHandler(w, opts)
 	}
-	lh := NewLimitHandler(h, LogBurst, LogWindow)
-	return slog.New(lh), lh.Flush
+	return slog.New(NewLimitHandler(h, LogBurst, LogWindow))
+}
+
+// FlushLogger writes the counts of suppressed messages of a logger made by
+// NewLogger (or any logger over a LimitHandler); others are left alone.
+func FlushLogger(l *slog.Logger) {
+	if h, ok := l.Handler().(*LimitHandler); ok {
+		h.Flush()
+	}
 }
 
 // App is a pipeline with everything it runs beside it: the metrics

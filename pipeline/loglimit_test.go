@@ -86,3 +86,15 @@ func count(rs []map[string]any, msg string) int {
 	}
 	return n
 }
+
+func TestNewLoggerSamples(t *testing.T) {
+	var buf bytes.Buffer
+	log := NewLogger(&buf, "info", "json")
+	for range 25 {
+		log.Warn("dead letter")
+	}
+	FlushLogger(log)
+	if n := strings.Count(buf.String(), `"msg":"dead letter"`); n != LogBurst || !strings.Contains(buf.String(), `"suppressed":15`) {
+		t.Fatalf("%d written:\n%s", n, buf.String())
+	}
+}

@@ -26,8 +26,8 @@ func runCmd(ctx context.Context, args []string) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	logger, flushLog := pipeline.NewLogger(os.Stderr, cfg.LogLevel, cfg.LogFormat)
-	defer flushLog()
+	logger := pipeline.NewLogger(os.Stderr, cfg.LogLevel, cfg.LogFormat)
+	defer pipeline.FlushLogger(logger)
 	slog.SetDefault(logger) // for the AWS SDK's logger (stages/awslog)
 	app, err := pipeline.Build(ctx, cfg, logger)
 	if err != nil {
