@@ -234,3 +234,20 @@ func TestPrintOrigins(t *testing.T) {
 		t.Fatalf("round trip: %+v", back)
 	}
 }
+
+// bytesFlag is a custom flag.Value of the kind other packages add.
+type bytesFlag struct{ p *int64 }
+
+func (b bytesFlag) String() string     { return "" }
+func (b bytesFlag) Set(s string) error { *b.p = int64(len(s)); return nil }
+
+func TestFlagPathsCustomValue(t *testing.T) {
+	c := Default()
+	fs := flag.NewFlagSet("x", flag.ContinueOnError)
+	fs.Var(&bytesFlag{p: &c.Memory.MaxBufferedBytes}, "budget", "")
+	fs.Var(&list{p: &c.Enrich.Regions}, "regions", "")
+	got := flagPaths(fs, &c)
+	if got["budget"] != "memory.max_buffered_bytes" || got["regions"] != "enrich.regions" {
+		t.Fatalf("%v", got)
+	}
+}

@@ -262,14 +262,30 @@ func flagPaths(fs *flag.FlagSet, c *Config) map[string]string {
 	}
 	out := map[string]string{}
 	fs.VisitAll(func(f *flag.Flag) {
-		var addr uintptr
 		if t, ok := f.Value.(interface{ target() any }); ok {
-			addr = reflect.ValueOf(t.target()).Pointer()
-		} else if rv := reflect.ValueOf(f.Value); rv.Kind() == reflect.Pointer {
-			addr = rv.Pointer()
+			if p, ok := byAddr[reflect.ValueOf(t.target()).Pointer()]; ok {
+				out[f.Name] = p
+			}
+			return
 		}
-		if p, ok := byAddr[addr]; ok {
+		rv := reflect.ValueOf(f.Value)
+		if rv.Kind() != reflect.Pointer || rv.IsNil() {
+			return
+		}
+		if p, ok := byAddr[rv.Pointer()]; ok { // flag.StringVar and the like
 			out[f.Name] = p
+			return
+		}
+		// A custom Value struct holding a pointer to its field.
+		if e := rv.Elem(); e.Kind() == reflect.Struct {
+			for i := range e.NumField() {
+				if fv := e.Field(i); fv.Kind() == reflect.Pointer && !fv.IsNil() {
+					if p, ok := byAddr[fv.Pointer()]; ok {
+						out[f.Name] = p
+						return
+					}
+				}
+			}
 		}
 	})
 	return out
