@@ -31,6 +31,10 @@ type Config struct {
 	Memory           Memory        `yaml:"memory"`
 	Enrich           Enrich        `yaml:"enrich"`
 	ExitWhenIdle     time.Duration `yaml:"exit_when_idle"`
+	// DrainTimeout bounds how long a batch run (ExitWhenIdle) waits for the
+	// group to drain the topic; 0 means exit_when_idle + session timeout +
+	// rebalance timeout.
+	DrainTimeout     time.Duration `yaml:"drain_timeout"`
 	MetricsAddr      string        `yaml:"metrics_addr"`
 	LogLevel         string        `yaml:"log_level"`
 	LogFormat        string        `yaml:"log_format"`
@@ -92,7 +96,7 @@ func (e Enrich) Enabled() bool { return len(e.ENIInventory) > 0 || len(e.Regions
 // Default returns the defaults.
 func Default() Config {
 	return Config{
-		Kafka:            source.Config{Topic: "vpc-flow-logs", Group: "flowlake", StartOffset: "earliest", FetchMaxBytes: 4 << 20, FetchMaxWait: 500 * time.Millisecond, SessionTimeout: 30 * time.Second, RebalanceTimeout: 60 * time.Second, HeartbeatInterval: 3 * time.Second},
+		Kafka:            source.Config{Topic: "vpc-flow-logs", Group: "flowlake", StartOffset: "earliest", FetchMaxBytes: 4 << 20, FetchMaxWait: 500 * time.Millisecond, SessionTimeout: 30 * time.Second, RebalanceTimeout: 60 * time.Second, HeartbeatInterval: 3 * time.Second, ConnectTimeout: 30 * time.Second},
 		Format:           schema.DefaultFormatText,
 		Region:           "us-east-1",
 		Account:          "unknown",
@@ -237,6 +241,8 @@ func (c *Config) problems() Problems {
 		{c.Enrich.RefreshInterval > 0, "enrich.refresh_interval", "must be positive"},
 		{c.Enrich.PollInterval > 0, "enrich.poll_interval", "must be positive"},
 		{c.ExitWhenIdle >= 0, "exit_when_idle", "must not be negative"},
+		{c.DrainTimeout >= 0, "drain_timeout", "must not be negative"},
+		{c.Kafka.ConnectTimeout > 0, "kafka.connect_timeout", "must be positive"},
 		{c.ProgressInterval >= 0, "progress_interval", "must not be negative"},
 		{c.EmbeddedRecords >= 0, "embedded_records", "must not be negative"},
 		{len(c.Enrich.TagKeys) <= schema.MaxTagColumns, "enrich.tag_keys", fmt.Sprintf("at most %d keys", schema.MaxTagColumns)},
@@ -245,6 +251,9 @@ func (c *Config) problems() Problems {
 		if !ch.ok {
 			v.bad(ch.path, "%s", ch.want)
 		}
+	}
+	if c.DrainTimeout > 0 && c.DrainTimeout <= c.ExitWhenIdle {
+		v.bad("drain_timeout", "%v must be longer than exit_when_idle (%v)", c.DrainTimeout, c.ExitWhenIdle)
 	}
 	if c.Memory.MaxBufferedBytes > 0 && c.Memory.MaxBufferedBytes < int64(c.Batch.MaxBytes) {
 		v.bad("memory.max_buffered_bytes", "%d is smaller than batch.max_bytes (%d)", c.Memory.MaxBufferedBytes, c.Batch.MaxBytes)
