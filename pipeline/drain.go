@@ -186,26 +186,41 @@ func (p *Pipeline) judge(ctx context.Context, now time.Time, settled bool, offs 
 	if err != nil {
 		return outcomeFailed(fmt.Errorf("%w: %s not drained within %v: %w", ErrNotDrained, p.cfg.Source.Topic, p.cfg.DrainTimeout, err))
 	}
+	if len(lagging) == 0 {
+		return outcomeFailed(fmt.Errorf("%w: %s: this instance did not join group %s within %v", ErrNotDrained, p.cfg.Source.Topic, p.cfg.Source.Group, p.cfg.DrainTimeout))
+	}
 	owners, oerr := p.source.Owners(ctx)
 	var parts []string
-	for _, l := range lagging {
+	total := int64(0)
+	for i, l := range lagging {
+		total += l.lag
+		if i == maxNamedPartitions {
+			parts = append(parts, fmt.Sprintf("and %d more", len(lagging)-i))
+		}
+		if i >= maxNamedPartitions {
+			continue
+		}
 		who := owners[l.partition]
 		switch {
 		case p.owned.has(l.partition):
 			who = "this instance"
 		case who == "" && oerr != nil:
-			who = "unknown (" + oerr.Error() + ")"
+			who = "unknown"
 		case who == "":
 			who = "no member"
 		}
 		parts = append(parts, fmt.Sprintf("partition %d lag %d (position %d, high watermark %d, owner %s)", l.partition, l.lag, l.position, l.end, who))
 	}
-	if len(lagging) == 0 {
-		return outcomeFailed(fmt.Errorf("%w: %s: this instance did not join group %s within %v", ErrNotDrained, p.cfg.Source.Topic, p.cfg.Source.Group, p.cfg.DrainTimeout))
+	if oerr != nil {
+		parts = append(parts, "owners unknown: "+oerr.Error())
 	}
-	return outcomeFailed(fmt.Errorf("%w: group %s left %d of %d partitions of %s behind after %v without progress: %s",
-		ErrNotDrained, p.cfg.Source.Group, len(lagging), len(offs), p.cfg.Source.Topic, p.cfg.DrainTimeout, strings.Join(parts, "; ")))
+	return outcomeFailed(fmt.Errorf("%w: group %s left %d of %d partitions of %s behind (total lag %d) after %v without progress: %s",
+		ErrNotDrained, p.cfg.Source.Group, len(lagging), len(offs), p.cfg.Source.Topic, total, p.cfg.DrainTimeout, strings.Join(parts, "; ")))
 }
+
+// maxNamedPartitions caps the lagging partitions a failed batch run names
+// in its one error line.
+const maxNamedPartitions = 32
 
 type lagInfo struct {
 	partition          int
