@@ -2,6 +2,7 @@ package config
 
 import (
 	"flag"
+	"fmt"
 	"strings"
 	"time"
 
@@ -39,55 +40,69 @@ const dayLayout = "2006-01-02"
 func (b *Backfill) Days() (since, until time.Time, err error) {
 	if b.Since != "" {
 		if since, err = time.Parse(dayLayout, b.Since); err != nil {
-			return since, until, invalid("--since", "%q: want YYYY-MM-DD", b.Since)
+			return since, until, fmt.Errorf("%w: backfill.since: %q: want YYYY-MM-DD", ErrInvalid, b.Since)
 		}
 	}
 	if b.Until != "" {
 		if until, err = time.Parse(dayLayout, b.Until); err != nil {
-			return since, until, invalid("--until", "%q: want YYYY-MM-DD", b.Until)
+			return since, until, fmt.Errorf("%w: backfill.until: %q: want YYYY-MM-DD", ErrInvalid, b.Until)
 		}
 	}
 	if !since.IsZero() && !until.IsZero() && !since.Before(until) {
-		return since, until, invalid("--until", "%s is not after --since %s", b.Until, b.Since)
+		return since, until, fmt.Errorf("%w: backfill.until: %s is not after backfill.since %s", ErrInvalid, b.Until, b.Since)
 	}
 	return since, until, nil
 }
 
-// ValidateBackfill checks the configuration of `flowlake backfill`.
+// ValidateBackfill checks the configuration of `flowlake backfill` and
+// returns every problem at once, like Validate.
 func (c *Config) ValidateBackfill() error {
+	v := &validator{c: c, ps: append(Problems(nil), c.pending...)}
 	b := &c.Backfill
 	if b.From == "" {
-		return invalid("--from", "required: s3://bucket/prefix of the flow log archive")
+		v.bad("backfill.from", "required: s3://bucket/prefix of the flow log archive")
+	} else {
+		rest, ok := strings.CutPrefix(b.From, "s3://")
+		if bucket, _, _ := strings.Cut(rest, "/"); !ok || bucket == "" {
+			v.bad("backfill.from", "%q: want s3://bucket/prefix", b.From)
+		}
 	}
-	rest, ok := strings.CutPrefix(b.From, "s3://")
-	if bucket, _, _ := strings.Cut(rest, "/"); !ok || bucket == "" {
-		return invalid("--from", "%q: want s3://bucket/prefix", b.From)
+	if b.Since != "" {
+		if _, err := time.Parse(dayLayout, b.Since); err != nil {
+			v.bad("backfill.since", "%q: want YYYY-MM-DD", b.Since)
+		}
 	}
-	if _, _, err := b.Days(); err != nil {
-		return err
+	if b.Until != "" {
+		if _, err := time.Parse(dayLayout, b.Until); err != nil {
+			v.bad("backfill.until", "%q: want YYYY-MM-DD", b.Until)
+		}
+	}
+	if since, until, err := b.Days(); err == nil && !since.IsZero() && !until.IsZero() && !since.Before(until) {
+		v.bad("backfill.until", "%s is not after backfill.since %s", b.Until, b.Since)
 	}
 	for _, a := range b.Accounts {
 		if !schema.ValidAccount([]byte(a)) || a == "unknown" {
-			return invalid("--accounts", "%q is not a 12-digit account id", a)
+			v.bad("backfill.accounts", "%q is not a 12-digit account id", a)
 		}
 	}
 	for _, r := range b.Regions {
 		if !schema.ValidRegion([]byte(r)) {
-			return invalid("--regions", "%q is not a region name", r)
+			v.bad("backfill.regions", "%q is not a region name", r)
 		}
 	}
 	if b.Parallel < 0 {
-		return invalid("--parallel", "out of range")
+		v.bad("backfill.parallel", "must not be negative")
 	}
 	switch b.Progress {
 	case "auto", "bar", "log", "none":
 	default:
-		return invalid("--progress", "%q: want auto, bar, log or none", b.Progress)
+		v.bad("backfill.progress", "%q: want auto, bar, log or none", b.Progress)
 	}
 	if strings.HasPrefix(c.DLQ, "kafka://") {
-		return invalid("--dlq", "backfill writes dead letters to a sink (file:// or s3://), not to Kafka")
+		v.bad("dlq", "backfill writes dead letters to a sink (file:// or s3://), not to Kafka")
 	}
-	return c.validateOutput()
+	c.outputProblems(v)
+	return v.ps.err()
 }
 
 // BackfillFlags binds the `flowlake backfill` flags to c: the archive, and

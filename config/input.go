@@ -45,22 +45,23 @@ func inputFlags(fs *flag.FlagSet, c *Input) {
 	fs.BoolVar(&c.AllowSharedSink, "allow-shared-sink", c.AllowSharedSink, "let another consumer group write this topic into the same sink prefix (duplicates rows)")
 }
 
-// validate checks the Input limits.
-func (c *Input) validate() error {
-	switch {
-	case c.MaxLineBytes < 64 || c.MaxLineBytes > 64<<20:
-		return invalid("--max-line-bytes", "%d: want 64 to 67108864", c.MaxLineBytes)
-	case c.MaxDeadLettersPerMessage < 1:
-		return invalid("--max-dead-letters-per-message", "%d: want at least 1", c.MaxDeadLettersPerMessage)
-	case c.MaxRecordAhead <= 0:
-		return invalid("--max-record-ahead", "must be positive")
-	case c.MaxRecordBehind <= 0:
-		return invalid("--max-record-behind", "must be positive")
+// validate reports every invalid Input limit under its YAML path.
+func (c *Input) validate(v *validator) {
+	if c.MaxLineBytes < 64 || c.MaxLineBytes > 64<<20 {
+		v.bad("input.max_line_bytes", "%d: want 64 to 67108864", c.MaxLineBytes)
+	}
+	if c.MaxDeadLettersPerMessage < 1 {
+		v.bad("input.max_dead_letters_per_message", "%d: want at least 1", c.MaxDeadLettersPerMessage)
+	}
+	if c.MaxRecordAhead <= 0 {
+		v.bad("input.max_record_ahead", "must be positive")
+	}
+	if c.MaxRecordBehind <= 0 {
+		v.bad("input.max_record_behind", "must be positive")
 	}
 	switch c.OnOffsetReset {
 	case source.ResetFail, source.ResetEarliest:
 	default:
-		return invalid("--on-offset-reset", "%q: want fail or earliest", c.OnOffsetReset)
+		v.bad("input.on_offset_reset", "%q: want fail or earliest", c.OnOffsetReset)
 	}
-	return nil
 }

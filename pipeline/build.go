@@ -20,15 +20,26 @@ import (
 	"flowlake/stages/source"
 )
 
-// NewLogger returns a slog logger writing text or JSON at level.
+// NewLogger returns a slog logger writing text or JSON at level, with
+// repeated warnings sampled (LimitHandler). Call FlushLogger before
+// exiting so counts of suppressed messages are written.
 func NewLogger(w io.Writer, level, format string) *slog.Logger {
 	var l slog.Level
 	_ = l.UnmarshalText([]byte(level))
 	opts := &slog.HandlerOptions{Level: l}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
 	if format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		h = slog.NewJSONHandler(w, opts)
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(NewLimitHandler(h, LogBurst, LogWindow))
+}
+
+// FlushLogger writes the counts of suppressed messages of a logger made by
+// NewLogger (or any logger over a LimitHandler); others are left alone.
+func FlushLogger(l *slog.Logger) {
+	if h, ok := l.Handler().(*LimitHandler); ok {
+		h.Flush()
+	}
 }
 
 // Telemetry is what the HTTP endpoint serves: metrics and health. It exists

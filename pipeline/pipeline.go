@@ -173,8 +173,6 @@ type Pipeline struct {
 	outcome atomic.Pointer[outcome]
 	// rounds counts flush rounds running; a pipeline with one is not idle.
 	rounds atomic.Int64
-	// deadLogged counts dead letters logged one by one.
-	deadLogged atomic.Int64
 	// stopping is set once the pipeline itself stops (not a revoke), and
 	// incomplete counts partitions whose final flush it had to abandon.
 	stopping   atomic.Bool

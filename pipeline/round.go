@@ -87,9 +87,9 @@ func (p *Pipeline) runRound(ctx context.Context, pt *partition, r *batch.Round) 
 		if d.Records > 0 {
 			m.deadSummaries.Inc()
 		}
-		if p.deadLogged.Add(1) <= maxDeadLogged {
-			pt.logger.Warn("dead letter", "reason", d.Reason, "offset", d.Offset, "line", d.Line, "records", d.Count(), "detail", d.Detail)
-		}
+		// Every dead letter is logged; the process's logger samples them
+		// (NewLogger) and counts what it suppresses.
+		pt.logger.Warn("dead letter", "reason", d.Reason, "offset", d.Offset, "line", d.Line, "records", d.Count(), "detail", d.Detail)
 	}
 	m.dead.Add(deadRecords)
 	pt.rows += rows
@@ -104,6 +104,3 @@ func (p *Pipeline) runRound(ctx context.Context, pt *partition, r *batch.Round) 
 	return nil
 }
 
-// maxDeadLogged is how many dead letters a run logs one by one; the rest
-// are counted (metrics and the run summary) and kept in the dead-letter sink.
-const maxDeadLogged = 10

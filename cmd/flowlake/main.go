@@ -5,7 +5,10 @@
 //	flowlake backfill read flow log archives (AWS's S3 delivery) into the lake
 //	flowlake demo     the pipeline on an in-process broker fed by the generator
 //	flowlake gen      generate realistic flow log records
-//	flowlake inspect  list the files and row counts under a directory
+//	flowlake inspect  list the files, rows, dead letters and checkpoints of a sink
+//	flowlake ddl      print the Athena table over the sink
+//	flowlake config   check a config file, or print the effective configuration
+//	flowlake version  print the version
 package main
 
 import (
@@ -41,12 +44,19 @@ func main() {
 	case "gen":
 		err = genCmd(ctx, args)
 	case "inspect":
-		err = inspectCmd(args)
+		err = inspectCmd(ctx, args, os.Stdout)
+	case "ddl":
+		err = ddlCmd(args, os.Stdout)
+	case "config":
+		err = configCmd(args, os.Stdout, os.Stderr)
+	case "version", "--version", "-version":
+		printVersion(os.Stdout)
+		return
 	case "help", "-h", "--help":
 		usage()
 		return
 	default:
-		fmt.Fprintf(os.Stderr, "flowlake: unknown command %q (want run, backfill, demo, gen or inspect)\n", cmd)
+		fmt.Fprintf(os.Stderr, "flowlake: unknown command %q (want run, backfill, demo, gen, inspect, ddl, config or version)\n", cmd)
 		os.Exit(2)
 	}
 	os.Exit(exitCode(cmd, err))
@@ -66,7 +76,16 @@ func exitCode(cmd string, err error) int {
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return 0
+	case errors.As(err, new(errSilent)):
+		return exitUsage
 	case errors.Is(err, config.ErrUsage), errors.Is(err, config.ErrInvalid):
+		var ps config.Problems
+		if errors.As(err, &ps) {
+			for _, p := range ps {
+				fmt.Fprintf(os.Stderr, "flowlake %s: %s\n", cmd, p)
+			}
+			return exitUsage
+		}
 		code = exitUsage
 	case errors.Is(err, source.ErrTopicNotFound), errors.Is(err, source.ErrAuth):
 		code = exitRefused
@@ -87,7 +106,10 @@ commands:
   backfill read flow log archives from S3 into the same lake (flowlake backfill --help)
   demo     run the pipeline on an in-process Kafka broker fed by the generator
   gen      generate realistic VPC flow log records (flowlake gen --help)
-  inspect  list Parquet files and row counts under a directory
+  inspect  files, rows and bytes per partition, dead letters and checkpoints of a sink
+  ddl      print the Athena CREATE EXTERNAL TABLE for the sink (flowlake ddl --help)
+  config   check FILE: report every problem; print: the effective configuration
+  version  print the version (also --version)
 `)
 }
 
