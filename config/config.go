@@ -37,6 +37,8 @@ type Config struct {
 	Enrich           Enrich        `yaml:"enrich"`
 	ExitWhenIdle     time.Duration `yaml:"exit_when_idle"`
 	MetricsAddr      string        `yaml:"metrics_addr"`
+	// PprofAddr serves net/http/pprof (empty: off).
+	PprofAddr string `yaml:"pprof_addr"`
 	LogLevel         string        `yaml:"log_level"`
 	LogFormat        string        `yaml:"log_format"`
 	ProgressInterval time.Duration `yaml:"progress_interval"`
@@ -68,11 +70,23 @@ type S3 struct {
 	RequestTimeout     time.Duration `yaml:"request_timeout"`
 }
 
-// Memory bounds buffers.
+// Memory bounds the process's memory.
 type Memory struct {
-	MaxBufferedBytes int64 `yaml:"max_buffered_bytes"`
-	FetchBufferBytes int64 `yaml:"fetch_buffer_bytes"`
+	// Limit is the one memory budget of the whole process: fetched
+	// messages, parsed rows waiting to merge, open batches and encoders in
+	// flight are counted against it, and the Go runtime's soft memory limit
+	// (GOMEMLIMIT) is set to it unless GOMEMLIMIT is set.
+	Limit ByteSize `yaml:"limit"`
+	// MaxBufferedBytes optionally lowers the share of the limit that open
+	// and flushing batches may hold (0: what the limit leaves).
+	MaxBufferedBytes ByteSize `yaml:"max_buffered_bytes"`
+	// FetchBufferBytes optionally sets the share of the limit that fetched
+	// messages not yet merged may hold (0: a quarter of the budget).
+	FetchBufferBytes ByteSize `yaml:"fetch_buffer_bytes"`
 }
+
+// MinMemoryLimit is the smallest --memory-limit accepted.
+const MinMemoryLimit = 32 << 20
 
 // Enrich configures the ENI inventory.
 type Enrich struct {
@@ -100,7 +114,7 @@ func Default() Config {
 		Sink:             Sink{URL: "file://./data", S3: S3{Checksum: "CRC64NVME", MultipartThreshold: 64 << 20, PartSize: 16 << 20, RequestTimeout: 2 * time.Minute}},
 		Batch:            batch.Defaults,
 		Parquet:          encode.Config{Codec: "zstd"},
-		Memory:           Memory{MaxBufferedBytes: 1 << 30, FetchBufferBytes: 128 << 20},
+		Memory:           Memory{Limit: 256 << 20},
 		Enrich:           Enrich{RefreshInterval: 5 * time.Minute, PollInterval: 10 * time.Second},
 		MetricsAddr:      "",
 		LogLevel:         "info",
@@ -220,8 +234,9 @@ func (c *Config) Validate() error {
 		{c.Batch.MaxAge > 0, "--batch-max-age"},
 		{c.Batch.Grace >= 0, "--batch-grace"},
 		{c.Batch.MaxDeadLetters > 0, "batch.max_dead_letters"},
-		{c.Memory.MaxBufferedBytes > 0, "--max-buffered-bytes"},
-		{c.Memory.FetchBufferBytes > 0, "--fetch-buffer-bytes"},
+		{c.Memory.Limit >= MinMemoryLimit, "--memory-limit"},
+		{c.Memory.MaxBufferedBytes >= 0, "--max-buffered-bytes"},
+		{c.Memory.FetchBufferBytes >= 0, "--fetch-buffer-bytes"},
 		{c.Kafka.FetchMaxBytes > 0, "--fetch-max-bytes"},
 		{c.ExitWhenIdle >= 0, "--exit-when-idle"},
 		{len(c.Enrich.TagKeys) <= schema.MaxTagColumns, "--eni-tag-keys"},
@@ -231,8 +246,11 @@ func (c *Config) Validate() error {
 			return invalid(ch.field, "out of range")
 		}
 	}
-	if c.Memory.MaxBufferedBytes < int64(c.Batch.MaxBytes) {
+	if c.Memory.MaxBufferedBytes > 0 && int64(c.Memory.MaxBufferedBytes) < int64(c.Batch.MaxBytes) {
 		return invalid("--max-buffered-bytes", "smaller than --batch-max-bytes (%d)", c.Batch.MaxBytes)
+	}
+	if c.Memory.FetchBufferBytes > 0 && int64(c.Memory.FetchBufferBytes) < 64<<10 {
+		return invalid("--fetch-buffer-bytes", "below 64KiB")
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -8,6 +8,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
+	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -66,8 +69,9 @@ func PipelineConfig(c *config.Config) (Config, error) {
 		Batch:            c.Batch,
 		Encode:           c.Parquet,
 		FlowLogID:        c.FlowLogID,
-		MemoryBytes:      c.Memory.MaxBufferedBytes,
-		FetchBufferBytes: c.Memory.FetchBufferBytes,
+		MemoryLimit:      int64(c.Memory.Limit),
+		MemoryBytes:      int64(c.Memory.MaxBufferedBytes),
+		FetchBufferBytes: int64(c.Memory.FetchBufferBytes),
 		ExitWhenIdle:     c.ExitWhenIdle,
 		ProgressInterval: c.ProgressInterval,
 	}, nil
@@ -129,6 +133,11 @@ func Build(ctx context.Context, c *config.Config, logger *slog.Logger) (*App, er
 		pcfg.Parse.Enrichment.TagKeys = c.Enrich.TagKeys
 		app.sideJobs = append(app.sideJobs, run)
 	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// The budget is the process's: the Go runtime collects sooner as
+		// the heap nears it, instead of doubling the live heap.
+		debug.SetMemoryLimit(pcfg.MemoryLimit)
+	}
 	p, err := New(pcfg, deps, logger, reg)
 	if err != nil {
 		return nil, err
@@ -162,6 +171,22 @@ func openDLQ(ctx context.Context, c *config.Config, logger *slog.Logger, reg pro
 func (a *App) Run(ctx context.Context) error {
 	sideCtx, stopSide := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopSide()
+	if a.cfg.PprofAddr != "" {
+		ln, err := net.Listen("tcp", a.cfg.PprofAddr)
+		if err != nil {
+			return fmt.Errorf("pprof listener: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		go func() { _ = srv.Serve(ln) }()
+		defer srv.Close()
+		a.logger.Info("serving Go profiles", "addr", ln.Addr().String())
+	}
 	if a.cfg.MetricsAddr != "" {
 		ln, err := net.Listen("tcp", a.cfg.MetricsAddr)
 		if err != nil {

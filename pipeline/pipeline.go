@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
+	"flowlake/schema"
 	"flowlake/stages/batch"
 	"flowlake/stages/deadletter"
 	"flowlake/stages/encode"
@@ -30,11 +31,17 @@ type Config struct {
 	Encode encode.Config
 	// FlowLogID goes into every file name (`fl-...`).
 	FlowLogID string
-	// MemoryBytes bounds the rows held in open and flushing batches. Past it,
-	// partitions flush everything they hold, and stop reading while their
-	// flushes are still running.
+	// MemoryLimit is the process's memory budget (see memory). The pipeline
+	// counts what it holds against the part of it that the rest of the
+	// process (runtime, inventory, garbage not yet collected) leaves.
+	MemoryLimit int64
+	// MemoryBytes optionally lowers the bytes open and flushing batches may
+	// hold (0: what the budget leaves). Past it, partitions flush everything
+	// they hold, and stop reading while their flushes are still running.
 	MemoryBytes int64
-	// FetchBufferBytes bounds fetched messages waiting to be parsed and merged.
+	// FetchBufferBytes optionally sets the bytes fetched messages waiting to
+	// be parsed and merged may hold (0: a quarter of the budget). Fetches
+	// are made smaller so that every assigned partition fits.
 	FetchBufferBytes int64
 	// ChunkBytes is the size of the unit of parallel parsing.
 	ChunkBytes int
@@ -77,18 +84,14 @@ func (c *Config) Defaults() {
 	if c.FlowLogID == "" {
 		c.FlowLogID = "fl-flowlake"
 	}
-	if c.MemoryBytes <= 0 {
-		c.MemoryBytes = 1 << 30
+	if c.MemoryLimit <= 0 {
+		c.MemoryLimit = DefaultMemoryLimit
 	}
-	if c.FetchBufferBytes <= 0 {
-		c.FetchBufferBytes = 128 << 20
-	}
-	c.FetchBufferBytes = max(c.FetchBufferBytes, int64(c.Source.FetchMaxBytes))
 	if c.ChunkBytes <= 0 {
 		c.ChunkBytes = 256 << 10
 	}
 	if c.PendingChunks <= 0 {
-		c.PendingChunks = 16
+		c.PendingChunks = 4
 	}
 	if c.FlushConcurrency <= 0 {
 		c.FlushConcurrency = 8
@@ -123,10 +126,16 @@ type Pipeline struct {
 	sink    sink.Sink
 	dlq     deadletter.Writer
 
-	fetchBudget *budget
-	buffered    atomic.Int64
-	lastData    atomic.Int64
-	assigned    atomic.Bool
+	mem *memory
+	// blocks keeps the blocks of flushed batches for new ones.
+	blocks   *schema.BlockPool
+	buffered atomic.Int64 // bytes of batches (the buffered gauge)
+	// assignedParts counts partitions running, to share the fetch buffer.
+	assignedParts atomic.Int64
+	// parseRatio is parseFactor's state (see fetch.go).
+	parseRatio atomic.Int64
+	lastData   atomic.Int64
+	assigned   atomic.Bool
 	// rounds counts flush rounds running; a pipeline with one is not idle.
 	rounds atomic.Int64
 	// deadLogged counts dead letters logged one by one.
@@ -171,11 +180,13 @@ func New(cfg Config, deps Deps, logger *slog.Logger, reg prometheus.Registerer) 
 	hardCtx, hardStop := context.WithCancel(context.Background())
 	p := &Pipeline{
 		cfg: cfg, logger: logger, source: src, pool: pool, encoder: enc,
-		sink: deps.Sink, dlq: dlq, fetchBudget: newBudget(cfg.FetchBufferBytes),
+		sink: deps.Sink, dlq: dlq, mem: newMemoryBudget(&cfg),
 		encodeSlots: make(chan struct{}, runtime.GOMAXPROCS(0)),
 		hardCtx:     hardCtx, hardStop: hardStop,
 	}
+	p.blocks = schema.NewBlockPool(poolShare(p.mem.limit))
 	p.metrics = newMetrics(reg, &p.buffered)
+	logger.Info("memory budget", "memory_limit", cfg.MemoryLimit, "counted", p.mem.limit, "fetch", p.mem.fetchLimit, "batches", p.mem.batchLimit)
 	p.buffers.New = func() any { return new(bytes.Buffer) }
 	return p, nil
 }
@@ -245,7 +256,18 @@ func (p *Pipeline) stopTimeout() time.Duration {
 	return min(p.cfg.StopTimeout, p.cfg.Source.SessionTimeout*2/3)
 }
 
-func (p *Pipeline) overBudget() bool { return p.buffered.Load() > p.cfg.MemoryBytes }
+func (p *Pipeline) overBudget() bool { return p.mem.over() }
+
+// MemoryBudget is the bytes the pipeline lets what it holds take (the
+// memory limit less what the rest of the process takes).
+func (p *Pipeline) MemoryBudget() int64 { return p.mem.limit }
+
+// MemoryUsed is the bytes counted against MemoryBudget now.
+func (p *Pipeline) MemoryUsed() int64 { return p.mem.used() + p.blocks.Bytes() }
+
+// Stalled reports that reading waits for memory to be freed by flushes: the
+// pipeline is busy, not idle.
+func (p *Pipeline) Stalled() bool { return p.mem.stalled() }
 
 func (p *Pipeline) idleWatch(ctx context.Context, stop context.CancelFunc) {
 	t := time.NewTicker(min(p.cfg.ExitWhenIdle/4+time.Millisecond, time.Second))
@@ -261,9 +283,10 @@ func (p *Pipeline) idleWatch(ctx context.Context, stop context.CancelFunc) {
 				// its old membership to expire before it gets partitions.
 				limit += p.cfg.Source.SessionTimeout
 			}
-			if p.rounds.Load() > 0 {
-				// Flushes are running (perhaps retrying a failing sink):
-				// the work is not done, whatever the topic says.
+			if p.rounds.Load() > 0 || p.Stalled() {
+				// Flushes are running (perhaps retrying a failing sink), or
+				// reading waits for them to free memory: the work is not
+				// done, whatever the topic says.
 				p.lastData.Store(time.Now().UnixNano())
 				continue
 			}

@@ -62,10 +62,15 @@ func brokerMain(args []string) error {
 	fset := flag.NewFlagSet("broker", flag.ContinueOnError)
 	partitions := fset.Int("partitions", 8, "partitions of the topic")
 	dir := fset.String("dir", "", "data directory")
+	names := fset.String("topics", topic, "topics to create, comma separated")
 	if err := fset.Parse(args); err != nil {
 		return err
 	}
-	b, err := broker.Start(context.Background(), broker.Config{Topics: map[string]int32{topic: int32(*partitions)}, DataDir: *dir}, nil)
+	topics := map[string]int32{}
+	for _, t := range strings.Split(*names, ",") {
+		topics[t] = int32(*partitions)
+	}
+	b, err := broker.Start(context.Background(), broker.Config{Topics: topics, DataDir: *dir}, nil)
 	if err != nil {
 		return err
 	}
@@ -96,7 +101,7 @@ func benchMain(args []string) error {
 	fset.IntVar(&o.partitions, "partitions", 8, "partitions of the topic")
 	fset.IntVar(&o.accounts, "accounts", envInt("BENCH_ACCOUNTS", 5), "accounts (env BENCH_ACCOUNTS)")
 	fset.IntVar(&o.hours, "hours", envInt("BENCH_HOURS", 3), "hours the records cover (env BENCH_HOURS)")
-	fset.DurationVar(&o.idle, "exit-when-idle", time.Second, "flowlake's --exit-when-idle")
+	fset.DurationVar(&o.idle, "exit-when-idle", 3*time.Second, "flowlake's --exit-when-idle")
 	fset.BoolVar(&o.keep, "keep", false, "keep the work directory")
 	extra := fset.String("flowlake-args", envStr("BENCH_FLOWLAKE_ARGS", ""), "extra flowlake run arguments, space separated (env BENCH_FLOWLAKE_ARGS)")
 	if err := fset.Parse(args); err != nil {
@@ -268,6 +273,7 @@ func runOne(o options, dir string, lines int) (result, error) {
 		return r, fmt.Errorf("flowlake run: %w\n%s", err, tail(stderr.String(), 4000))
 	}
 	r.wall = time.Since(start).Seconds()
+	_ = os.WriteFile(filepath.Join(dir, "flowlake.log"), stderr.Bytes(), 0o644)
 	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	if !ok {
 		return r, errors.New("no rusage for the flowlake process")
@@ -289,7 +295,7 @@ func runOne(o options, dir string, lines int) (result, error) {
 	r.rowsWritten, _ = strconv.ParseInt(summary[2], 10, 64)
 	r.deadLines, _ = strconv.ParseInt(summary[3], 10, 64)
 	if in != r.records || r.rowsWritten+r.deadLines != r.records {
-		return r, fmt.Errorf("flowlake read %d records and wrote %d rows + %d dead letters; the topic has %d", in, r.rowsWritten, r.deadLines, r.records)
+		return r, fmt.Errorf("flowlake read %d records and wrote %d rows + %d dead letters; the topic has %d\n%s", in, r.rowsWritten, r.deadLines, r.records, tail(stderr.String(), 3000))
 	}
 	return r, nil
 }

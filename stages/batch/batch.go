@@ -53,6 +53,9 @@ type Batch struct {
 
 // Batcher holds one partition's open batches. It is used by one goroutine.
 type Batcher struct {
+	// NewBlock, when set, returns the empty block of a new batch (from a
+	// pool, say); its capacity counts in Size from the start.
+	NewBlock  func(*schema.Layout) *schema.Block
 	cfg       Config
 	open      map[parse.GroupKey]*Batch
 	dead      []parse.DeadLetter
@@ -86,7 +89,13 @@ func (b *Batcher) Add(c *parse.Chunk, last int64, now time.Time) (full bool) {
 	for _, g := range c.Groups {
 		bt, ok := b.open[g.Key]
 		if !ok {
-			bt = &Batch{Key: g.Key, Block: schema.NewBlock(g.Key.Layout), Created: now}
+			bt = &Batch{Key: g.Key, Created: now}
+			if b.NewBlock != nil {
+				bt.Block = b.NewBlock(g.Key.Layout)
+			} else {
+				bt.Block = schema.NewBlock(g.Key.Layout)
+			}
+			b.size += bt.Block.Mem()
 			b.open[g.Key] = bt
 		}
 		before := bt.Block.Mem()

@@ -62,6 +62,10 @@ func New(cfg Config) (*Encoder, error) {
 	return e, nil
 }
 
+// PageBytes is the target size of a page before compression: the
+// encoder's buffer per column.
+func (e *Encoder) PageBytes() int { return e.cfg.PageBytes }
+
 func (e *Encoder) schema(l *schema.Layout) *parquet.Schema {
 	if s, ok := e.schemas.Load(l.ID); ok {
 		return s.(*parquet.Schema)
