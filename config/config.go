@@ -38,7 +38,7 @@ type Config struct {
 	ExitWhenIdle     time.Duration `yaml:"exit_when_idle"`
 	MetricsAddr      string        `yaml:"metrics_addr"`
 	// PprofAddr serves net/http/pprof (empty: off).
-	PprofAddr string `yaml:"pprof_addr"`
+	PprofAddr        string        `yaml:"pprof_addr"`
 	LogLevel         string        `yaml:"log_level"`
 	LogFormat        string        `yaml:"log_format"`
 	ProgressInterval time.Duration `yaml:"progress_interval"`

@@ -179,7 +179,7 @@ type Pool struct {
 	headerCount int
 	// free keeps the blocks of merged chunks for the next chunks.
 	free *schema.BlockPool
-	wg          sync.WaitGroup
+	wg   sync.WaitGroup
 }
 
 // NewPool validates cfg and returns a pool; Run starts its workers.
