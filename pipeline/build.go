@@ -136,7 +136,7 @@ func Build(ctx context.Context, c *config.Config, logger *slog.Logger) (*App, er
 	if os.Getenv("GOMEMLIMIT") == "" {
 		// The budget is the process's: the Go runtime collects sooner as
 		// the heap nears it, instead of doubling the live heap.
-		debug.SetMemoryLimit(pcfg.MemoryLimit)
+		debug.SetMemoryLimit(GoMemLimit(pcfg.MemoryLimit))
 	}
 	p, err := New(pcfg, deps, logger, reg)
 	if err != nil {

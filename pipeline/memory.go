@@ -126,14 +126,15 @@ func poolShare(limit int64) int64 { return limit / 8 }
 const DefaultMemoryLimit = 256 << 20
 
 // newMemoryBudget splits cfg's memory limit. The pipeline counts its bytes
-// against 5/8 of the limit less the heap the process already holds (the
+// against half the limit less the heap the process already holds (the
 // inventory, mostly): the rest is room for what is not counted (the
-// runtime, kafka-go's buffers, goroutine stacks) and for garbage between
-// collections, which the Go runtime keeps under the limit too (GOMEMLIMIT).
+// program's own code, the runtime, kafka-go's buffers, goroutine stacks)
+// and for garbage between collections, which the Go runtime keeps under
+// GoMemLimit.
 func newMemoryBudget(cfg *Config) *memory {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	limit := cfg.MemoryLimit*5/8 - int64(ms.HeapAlloc)
+	limit := cfg.MemoryLimit/2 - int64(ms.HeapAlloc)
 	limit = max(limit, cfg.MemoryLimit/4)
 	fetch := limit / 4
 	if cfg.FetchBufferBytes > 0 {
@@ -145,3 +146,8 @@ func newMemoryBudget(cfg *Config) *memory {
 	}
 	return newMemory(limit, fetch, batches)
 }
+
+// GoMemLimit is the Go runtime's soft memory limit for a process memory
+// limit: 7/8 of it, leaving the rest to what the runtime does not manage
+// (the program's code, mostly).
+func GoMemLimit(limit int64) int64 { return limit / 8 * 7 }

@@ -132,10 +132,15 @@ type Round struct {
 }
 
 // Due returns the batches that must be flushed now, removed from the open
-// set, with the dead letters waiting. memoryPressure flushes every batch.
-// It returns nil when nothing is due.
+// set, with the dead letters waiting. memoryPressure flushes the largest
+// batches, at least half of the memory the batcher holds. It returns nil
+// when nothing is due.
 func (b *Batcher) Due(now time.Time, memoryPressure, stop bool) *Round {
 	var out []*Batch
+	pressured := map[*Batch]bool(nil)
+	if memoryPressure && !stop {
+		pressured = b.largest(b.size / 2)
+	}
 	for k, bt := range b.open {
 		reason := Reason("")
 		switch {
@@ -149,7 +154,7 @@ func (b *Batcher) Due(now time.Time, memoryPressure, stop bool) *Round {
 			reason = ReasonHourOver
 		case now.Sub(bt.Created) >= b.cfg.MaxAge:
 			reason = ReasonAge
-		case memoryPressure:
+		case pressured[bt]:
 			reason = ReasonMemory
 		}
 		if reason != "" {
@@ -174,6 +179,26 @@ func (b *Batcher) Due(now time.Time, memoryPressure, stop bool) *Round {
 	}
 	r.Commit = b.commitPosition()
 	return r
+}
+
+// largest returns the largest open batches that together hold at least n
+// bytes.
+func (b *Batcher) largest(n int) map[*Batch]bool {
+	all := make([]*Batch, 0, len(b.open))
+	for _, bt := range b.open {
+		all = append(all, bt)
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].Block.Mem() > all[j].Block.Mem() })
+	out := make(map[*Batch]bool)
+	freed := 0
+	for _, bt := range all {
+		if freed >= n && len(out) > 0 {
+			break
+		}
+		out[bt] = true
+		freed += bt.Block.Mem()
+	}
+	return out
 }
 
 // commitPosition is the lowest offset some open batch or waiting dead letter
