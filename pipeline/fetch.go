@@ -31,13 +31,14 @@ const messageOverhead = 64
 // for what they return and parse into.
 func (p *Pipeline) fetchSize() int64 {
 	parts := max(p.assignedParts.Load(), 1)
-	return min(int64(p.cfg.Source.FetchMaxBytes), max(p.mem.fetchLimit/2/parts, minFetchBytes))
+	return min(int64(p.cfg.Source.FetchMaxBytes), max(p.mem.fetchLimit/2/parts*32/p.parseFactor(), minFetchBytes))
 }
 
 // parseFactor is the memory a fetched byte takes until it is merged, in
 // sixteenths: the message plus the rows it parses into, learned from the
-// chunks merged so far (between 1x and 4x).
-func (p *Pipeline) parseFactor() int64 { return min(max(p.parseRatio.Load(), 16), 64) }
+// chunks merged so far (between 1x and 64x: records spread over many
+// accounts and hours parse into many small blocks).
+func (p *Pipeline) parseFactor() int64 { return min(max(p.parseRatio.Load(), 16), 1024) }
 
 // learnParse updates parseFactor from a merged chunk: raw message bytes in,
 // parsed block bytes out.
@@ -47,6 +48,9 @@ func (p *Pipeline) learnParse(raw, parsed int64) {
 	}
 	f := 16 + parsed*16/raw
 	old := p.parseRatio.Load()
+	if old == 0 {
+		old = 32
+	}
 	p.parseRatio.Store(old + (f-old)/8)
 }
 

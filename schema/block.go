@@ -3,6 +3,7 @@ package schema
 import (
 	"bytes"
 	"hash/maphash"
+	"unsafe"
 )
 
 // Block holds rows of one Layout column by column, compactly: integers in
@@ -57,7 +58,7 @@ var dictSeed = maphash.MakeSeed()
 // and the bytes the column grew by.
 func (c *blockColumn) intern(v []byte) (uint32, int) {
 	if len(c.ends)*2 >= len(c.table) {
-		c.rehash(max(64, len(c.table)*2))
+		c.rehash(max(16, len(c.table)*2))
 	}
 	mask := uint64(len(c.table) - 1)
 	for i := maphash.Bytes(dictSeed, v) & mask; ; i = (i + 1) & mask {
@@ -118,7 +119,9 @@ func (b *Block) Mem() int {
 		c := &b.cols[i]
 		n += cap(c.valid)*8 + cap(c.ints)*8 + cap(c.data) + cap(c.ends)*4 + cap(c.ids)*4 + cap(c.table)*4
 	}
-	return n + cap(b.remap)*4
+	// The block and its column headers count too: with many small blocks
+	// (many accounts and hours at once) they are most of the memory.
+	return n + cap(b.remap)*4 + int(unsafe.Sizeof(Block{})) + len(b.cols)*int(unsafe.Sizeof(blockColumn{}))
 }
 
 // Reset empties the block, keeping its memory for reuse.
