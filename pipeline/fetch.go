@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"time"
 
 	"flowlake/stages/parse"
 )
@@ -81,7 +80,6 @@ func (pt *partition) fetchLoop(ctx context.Context, start int64, out chan<- *fet
 		}
 		// The slice is handed to the chunks; the next fetch gets a new one.
 		buf = nil
-		p.lastData.Store(time.Now().UnixNano())
 		raw := int64(0)
 		for i := range msgs {
 			raw += int64(len(msgs[i].Value)) + messageOverhead
@@ -111,12 +109,14 @@ func (pt *partition) fetchLoop(ctx context.Context, start int64, out chan<- *fet
 				p.mem.addFetched(-(reserved + held))
 				return
 			}
+			p.unmerged.Add(1) // the partition loop subtracts it when it merges or drops the chunk
 			select {
 			case out <- fc:
 			case <-ctx.Done():
 				// The chunk is parsed by a worker anyway; its memory is
 				// released here since nobody will merge it.
 				p.mem.addFetched(-(reserved + held))
+				p.unmerged.Add(-1)
 				return
 			}
 			lo = hi
