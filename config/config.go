@@ -39,8 +39,8 @@ type Config struct {
 	// DrainTimeout bounds how long a batch run (ExitWhenIdle) waits for the
 	// group to drain the topic; 0 means exit_when_idle + session timeout +
 	// rebalance timeout.
-	DrainTimeout     time.Duration `yaml:"drain_timeout"`
-	MetricsAddr      string        `yaml:"metrics_addr"`
+	DrainTimeout time.Duration `yaml:"drain_timeout"`
+	MetricsAddr  string        `yaml:"metrics_addr"`
 	// PprofAddr serves net/http/pprof (empty: off).
 	PprofAddr        string        `yaml:"pprof_addr"`
 	LogLevel         string        `yaml:"log_level"`
