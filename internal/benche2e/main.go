@@ -269,7 +269,31 @@ func runOne(o options, dir string, lines int) (result, error) {
 	cmd := exec.Command(o.bin, runArgs...)
 	cmd.Stderr = &stderr
 	start := time.Now()
-	if err := cmd.Run(); err != nil {
+	if err := cmd.Start(); err != nil {
+		return r, fmt.Errorf("flowlake run: %w", err)
+	}
+	// The child's VmHWM, read while it runs: rusage's maxrss would also
+	// count this process's memory, which the child shared until its exec.
+	hwm := make(chan int64, 1)
+	stopPoll := make(chan struct{})
+	go func() {
+		peak := int64(0)
+		t := time.NewTicker(10 * time.Millisecond)
+		defer t.Stop()
+		for {
+			peak = max(peak, vmHWM(cmd.Process.Pid))
+			select {
+			case <-stopPoll:
+				hwm <- peak
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	err = cmd.Wait()
+	close(stopPoll)
+	r.peakRSS = <-hwm
+	if err != nil {
 		return r, fmt.Errorf("flowlake run: %w\n%s", err, tail(stderr.String(), 4000))
 	}
 	r.wall = time.Since(start).Seconds()
@@ -280,7 +304,6 @@ func runOne(o options, dir string, lines int) (result, error) {
 	}
 	r.userSecs = time.Duration(ru.Utime.Nano()).Seconds()
 	r.sysSecs = time.Duration(ru.Stime.Nano()).Seconds()
-	r.peakRSS = ru.Maxrss << 10 // KiB on Linux: the child's VmHWM
 	last, files, err := lastWrite(out)
 	if err != nil {
 		return r, err
@@ -397,6 +420,22 @@ func rawConsume(addr string, partitions int) (int64, int64, float64, error) {
 	}
 	wg.Wait()
 	return msgs, valBytes, time.Since(start).Seconds(), firstErr
+}
+
+// vmHWM is the peak resident memory of process pid, in bytes (0 once it
+// is gone).
+func vmHWM(pid int) int64 {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
 }
 
 // selfCPU is this process's user+sys CPU seconds so far.
