@@ -261,8 +261,8 @@ func TestTightMemoryBudget(t *testing.T) {
 	if st.Records != int64(len(want)) || st.Rows != int64(len(want)) {
 		t.Fatalf("stats %+v, want %d records and rows", st, len(want))
 	}
-	if p.MemoryBudget() > 16<<20 || p.CountedBytes() != 0 {
-		t.Fatalf("budget %d of a 32 MiB limit, %d bytes still counted after the run", p.MemoryBudget(), p.CountedBytes())
+	if p.MemoryBudget() > 16<<20 || p.MemoryUsed() != 0 {
+		t.Fatalf("budget %d of a 32 MiB limit, %d bytes still counted after the run", p.MemoryBudget(), p.MemoryUsed())
 	}
 	t.Logf("%d files for %d rows", len(files), len(got))
 }

@@ -341,8 +341,13 @@ func (p *Pipeline) overBudget() bool { return p.mem.over() }
 // memory limit less what the rest of the process takes).
 func (p *Pipeline) MemoryBudget() int64 { return p.mem.limit }
 
-// MemoryUsed is the bytes counted against MemoryBudget now.
-func (p *Pipeline) MemoryUsed() int64 { return p.mem.used() + p.blocks.Bytes() }
+// MemoryUsed is the bytes counted against MemoryBudget now: fetched,
+// batched and encoding. Emptied blocks kept for reuse (MemoryPooled) have a
+// share of the budget of their own.
+func (p *Pipeline) MemoryUsed() int64 { return p.mem.used() }
+
+// MemoryPooled is the bytes of emptied blocks kept for reuse.
+func (p *Pipeline) MemoryPooled() int64 { return p.blocks.Bytes() }
 
 // Stalled reports that reading waits for memory to be freed by flushes: the
 // pipeline is busy, not idle.
