@@ -137,3 +137,8 @@ func (f int64Bytes) Set(s string) error {
 	*f.p = int64(v)
 	return nil
 }
+
+// target is the field the flag sets (flagPaths maps it to its YAML key).
+func (f intBytes) target() any { return f.p }
+
+func (f int64Bytes) target() any { return f.p }

@@ -72,6 +72,7 @@ func (pt *partition) fetchLoop(ctx context.Context, start int64, out chan<- *fet
 		msgs, err := f.Fetch(ctx, buf[:0])
 		if err != nil {
 			p.mem.addFetched(-want)
+			pt.fetchErr = err // read by the loop once out is closed
 			return
 		}
 		if len(msgs) == 0 {

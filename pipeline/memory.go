@@ -107,11 +107,12 @@ func (m *memory) batchBytes() int64 {
 }
 
 // over reports that batches must flush now: they hold their share, or the
-// whole budget is used.
-func (m *memory) over() bool {
+// whole budget is used. extra is memory counted with the batches that the
+// budget does not track itself (the parse workers' decode buffers).
+func (m *memory) over(extra int64) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.batches > m.batchLimit || m.sum() > m.limit
+	return m.batches+extra > m.batchLimit || m.sum()+extra > m.limit
 }
 
 // stalled reports fetches waiting for memory: the pipeline is busy

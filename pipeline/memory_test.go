@@ -15,7 +15,7 @@ func TestMemoryFetchWaitsAndWakes(t *testing.T) {
 	if err := m.acquireFetch(ctx, 30); err != nil {
 		t.Fatal(err)
 	}
-	if !m.over() {
+	if !m.over(0) {
 		t.Fatal("batches past their share are not over the budget")
 	}
 	// A second fetch must wait for room, and is marked stalled.
@@ -39,8 +39,8 @@ func TestMemoryFetchWaitsAndWakes(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if m.stalled() || m.used() != 30 || m.over() {
-		t.Fatalf("stalled %v used %d over %v", m.stalled(), m.used(), m.over())
+	if m.stalled() || m.used() != 30 || m.over(0) {
+		t.Fatalf("stalled %v used %d over %v", m.stalled(), m.used(), m.over(0))
 	}
 	// A waiting fetch ends with its context.
 	cctx, cancel := context.WithCancel(ctx)

@@ -78,6 +78,12 @@ type Config struct {
 	WedgedAfter time.Duration
 	// ProgressInterval is how often progress is logged (0 = never).
 	ProgressInterval time.Duration
+	// OnOffsetReset is what a partition whose position is outside its log
+	// does: source.ResetFail (default) or source.ResetEarliest.
+	OnOffsetReset string
+	// AllowSharedSink lets a second consumer group write the topic into
+	// the same sink prefix (see claimSink).
+	AllowSharedSink bool
 }
 
 // Defaults fills unset fields.
@@ -184,8 +190,6 @@ type Pipeline struct {
 	outcome atomic.Pointer[outcome]
 	// rounds counts flush rounds running; a pipeline with one is not idle.
 	rounds atomic.Int64
-	// deadLogged counts dead letters logged one by one.
-	deadLogged atomic.Int64
 	// stopping is set once the pipeline itself stops (not a revoke), and
 	// incomplete counts partitions whose final flush it had to abandon.
 	stopping    atomic.Bool
@@ -238,6 +242,7 @@ func New(cfg Config, deps Deps, logger *slog.Logger, reg prometheus.Registerer) 
 	p.blocks = schema.NewBlockPool(poolShare(p.mem.limit))
 	p.metrics = newMetrics(reg, &p.buffered)
 	logger.Info("memory budget", "memory_limit", cfg.MemoryLimit, "counted", p.mem.limit, "fetch", p.mem.fetchLimit, "batches", p.mem.batchLimit)
+	p.registerDecodeGauge(reg)
 	p.observe = newObserved(reg, p)
 	src.SetHooks(source.Hooks{Assigned: p.assignedHook, JoinFailed: p.joinFailedHook})
 	p.buffers.New = func() any { return new(bytes.Buffer) }
@@ -276,6 +281,9 @@ func (p *Pipeline) Stats() Stats {
 // source.ErrUnreachable).
 func (p *Pipeline) Run(ctx context.Context) error {
 	defer p.hardStop()
+	if err := p.claimSink(ctx); err != nil {
+		return err
+	}
 	p.startTime = time.Now()
 	p.lastData.Store(p.startTime.UnixNano())
 	p.observe.lastDurable.Store(p.startTime.UnixNano())
@@ -335,7 +343,9 @@ func (p *Pipeline) stopTimeout() time.Duration {
 	return min(p.cfg.StopTimeout, p.cfg.Source.SessionTimeout*2/3)
 }
 
-func (p *Pipeline) overBudget() bool { return p.mem.over() }
+// overBudget reports that batches must flush: the memory budget counts
+// the parse workers' decode buffers with the batches.
+func (p *Pipeline) overBudget() bool { return p.mem.over(p.pool.DecodeBufferBytes()) }
 
 // MemoryBudget is the bytes the pipeline lets what it holds take (the
 // memory limit less what the rest of the process takes).
@@ -364,6 +374,8 @@ func (m *metrics) addChunk(s parse.Stats) {
 	m.controlTotal.Add(float64(s.Control))
 	m.messagesTotal.Add(float64(s.Messages))
 	m.bytesTotal.Add(float64(s.Bytes))
+	m.empty.Add(s.Empty)
+	m.emptyTotal.Add(float64(s.Empty))
 }
 
 func (p *Pipeline) progressLoop(ctx context.Context) {
