@@ -86,6 +86,8 @@ func (p *Pipeline) handle(ctx context.Context, s source.Stream) error {
 	}
 	// Waiting to join the group is not idleness: count from the assignment.
 	p.lastData.Store(time.Now().UnixNano())
+	p.assignedParts.Add(1)
+	defer p.assignedParts.Add(-1)
 	logger.Info("partition started", "committed", committed, "checkpoint", prog.Next, "resume", start, "durable_keys", prog.Durable())
 	if found && prog.Next >= 0 && prog.Next > committed {
 		// A crash between a checkpoint and its Kafka commit leaves the
@@ -114,6 +116,7 @@ func (p *Pipeline) handle(ctx context.Context, s source.Stream) error {
 
 func (p *Pipeline) newPartition(s source.Stream, id source.StreamID, logger *slog.Logger, prog *checkpoint.Progress, start int64) *partition {
 	pt := &partition{p: p, s: s, id: id, logger: logger, batcher: batch.New(p.cfg.Batch, start), prog: prog, skip: prog.Skip()}
+	pt.batcher.NewBlock = p.blocks.Get
 	pt.ownKey = id.Partition
 	if p.kafka == nil {
 		pt.ownKey = int(p.streams.Add(1)) // streams of other sources share partition 0
@@ -141,7 +144,7 @@ func (pt *partition) run(ctx context.Context, start int64) error {
 		// Drain so the fetch goroutine can exit, and release the budget of
 		// chunks nobody will merge.
 		for f := range pending {
-			p.fetchBudget.Release(f.reserved)
+			p.mem.addFetched(-f.reserved)
 			p.unmerged.Add(-1)
 		}
 	}()
@@ -177,7 +180,7 @@ func (pt *partition) run(ctx context.Context, start int64) error {
 				return nil
 			}
 			if err := f.chunk.Wait(ctx); err != nil {
-				p.fetchBudget.Release(f.reserved)
+				p.mem.addFetched(-f.reserved)
 				p.unmerged.Add(-1)
 				return pt.stop(ctx)
 			}
@@ -213,10 +216,17 @@ func (pt *partition) merge(f *fetched) {
 	p := pt.p
 	c := f.chunk
 	before := pt.batcher.Size()
+	parsed := int64(0)
+	for _, g := range c.Groups {
+		parsed += int64(g.Block.Mem())
+	}
+	p.learnParse(c.Stats.Bytes+c.Stats.Messages*messageOverhead, parsed)
 	full := pt.batcher.Add(c, f.last, time.Now())
-	p.buffered.Add(int64(pt.batcher.Size() - before))
+	grown := int64(pt.batcher.Size() - before)
+	p.buffered.Add(grown)
+	p.mem.addBatches(grown)
 	p.pool.Release(c)
-	p.fetchBudget.Release(f.reserved)
+	p.mem.addFetched(-f.reserved)
 	p.unmerged.Add(-1)
 	p.lastData.Store(time.Now().UnixNano()) // the idle clock counts from the last merge
 	p.metrics.addChunk(c.Stats)

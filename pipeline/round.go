@@ -19,6 +19,16 @@ import (
 // README, "Exactly once").
 func (p *Pipeline) runRound(ctx context.Context, pt *partition, r *batch.Round) error {
 	start := time.Now()
+	// The round's rows leave memory when it ends, durable or not (a
+	// failed round ends its partition; the records are re-read).
+	defer func() {
+		p.buffered.Add(-int64(r.Bytes))
+		p.mem.addBatches(-int64(r.Bytes))
+		for _, bt := range r.Batches {
+			p.blocks.Put(bt.Block)
+			bt.Block = nil
+		}
+	}()
 	files := make(map[parse.SkipKey]schema.Pos, len(r.Batches))
 	var (
 		mu              sync.Mutex
@@ -63,7 +73,6 @@ func (p *Pipeline) runRound(ctx context.Context, pt *partition, r *batch.Round) 
 			pt.logger.Debug("kafka offset commit failed", "offset", pt.prog.Next, "err", err)
 		}
 	}
-	p.buffered.Add(-int64(r.Bytes))
 	m := p.metrics
 	m.rows.Add(rows)
 	m.rowsTotal.Add(float64(rows))
@@ -100,7 +109,6 @@ func (p *Pipeline) runRound(ctx context.Context, pt *partition, r *batch.Round) 
 	m.rounds.Add(1)
 	m.commitsTotal.Inc()
 	m.roundSeconds.Observe(time.Since(start).Seconds())
-	pt.logger.Debug("round durable", "files", len(r.Batches), "rows", rows, "dead_letters", len(r.Dead), "next_offset", pt.prog.Next, "took", time.Since(start))
+	pt.logger.Debug("round durable", "files", len(r.Batches), "rows", rows, "bytes", r.Bytes, "dead_letters", len(r.Dead), "next_offset", pt.prog.Next, "took", time.Since(start))
 	return nil
 }
-

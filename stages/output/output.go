@@ -26,7 +26,15 @@ type Parquet struct {
 	// parallel writes (I/O bound).
 	slots   chan struct{}
 	buffers sync.Pool
+	// Mem, when set, is told the bytes an encode holds (page buffers, the
+	// compressor, the file until the sink has it), so that a memory budget
+	// counts them; a delta, negative when they are released.
+	Mem func(delta int64)
 }
+
+// encoderBytes is what one Parquet writer takes beside its page buffers
+// (the zstd encoder's tables and window, mostly).
+const encoderBytes = 8 << 20
 
 // NewParquet returns an output into s; flowLogID goes into every name.
 func NewParquet(enc *encode.Encoder, s sink.Sink, flowLogID string) *Parquet {
@@ -67,8 +75,17 @@ func (o *Parquet) Write(ctx context.Context, topic string, partition int, bt *ba
 	case <-ctx.Done():
 		return 0, ctx.Err()
 	}
+	mem := o.Mem
+	if mem == nil {
+		mem = func(int64) {}
+	}
+	working := int64(len(bt.Block.Layout.Columns))*int64(o.enc.PageBytes()) + encoderBytes
+	mem(working)
 	err := o.enc.Encode(buf, bt.Block, meta)
 	<-o.slots
+	held := int64(buf.Cap())
+	mem(held - working)
+	defer mem(-held)
 	if err != nil {
 		return 0, fmt.Errorf("encode %s: %w", bt.Key.Account, err)
 	}
