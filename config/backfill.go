@@ -67,17 +67,19 @@ func (c *Config) ValidateBackfill() error {
 			v.bad("backfill.from", "%q: want s3://bucket/prefix", b.From)
 		}
 	}
+	var since, until time.Time
+	var err error
 	if b.Since != "" {
-		if _, err := time.Parse(dayLayout, b.Since); err != nil {
+		if since, err = time.Parse(dayLayout, b.Since); err != nil {
 			v.bad("backfill.since", "%q: want YYYY-MM-DD", b.Since)
 		}
 	}
 	if b.Until != "" {
-		if _, err := time.Parse(dayLayout, b.Until); err != nil {
+		if until, err = time.Parse(dayLayout, b.Until); err != nil {
 			v.bad("backfill.until", "%q: want YYYY-MM-DD", b.Until)
 		}
 	}
-	if since, until, err := b.Days(); err == nil && !since.IsZero() && !until.IsZero() && !since.Before(until) {
+	if !since.IsZero() && !until.IsZero() && !since.Before(until) {
 		v.bad("backfill.until", "%s is not after backfill.since %s", b.Until, b.Since)
 	}
 	for _, a := range b.Accounts {

@@ -141,7 +141,7 @@ func TestDDLMatchesARealRun(t *testing.T) {
 	}
 	lake := filepath.Join(dir, "lake")
 	flags := []string{"--sink", "file://" + lake, "--eni-inventory", enis, "--subnet-inventory", subnets, "--eni-tag-keys", "Name,team"}
-	_, stderr, code := run(t, bin, nil, append([]string{"run", "--embedded", "--embedded-records", "20000", "--exit-when-idle", "2s"}, flags...)...)
+	_, stderr, code := run(t, bin, nil, append([]string{"demo", "--embedded-records", "20000", "--exit-when-idle", "2s"}, flags...)...)
 	if code != 0 {
 		t.Fatalf("run exit %d:\n%s", code, stderr)
 	}

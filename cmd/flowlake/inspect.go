@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"net/url"
 	"os"
 	"path"
 	"slices"
@@ -205,7 +206,11 @@ func inspect(ctx context.Context, c *config.Config) (*inspectReport, error) {
 	}
 	now := time.Now()
 	for _, o := range cps {
-		if !strings.HasSuffix(o.Key, ".json") {
+		// _flowlake/checkpoints/<group>/<topic>/<partition>.json; segment
+		// objects (<partition>.segments/<n>.json) belong to their checkpoint.
+		rel := strings.TrimPrefix(o.Key, "_flowlake/checkpoints/")
+		parts := strings.Split(rel, "/")
+		if !strings.HasSuffix(o.Key, ".json") || len(parts) != 3 {
 			continue
 		}
 		b, err := st.Get(ctx, o.Key)
@@ -221,6 +226,9 @@ func inspect(ctx context.Context, c *config.Config) (*inspectReport, error) {
 		}
 		if err := json.Unmarshal(b, &cp); err != nil {
 			return nil, fmt.Errorf("checkpoint %s: %w", o.Key, err)
+		}
+		if cp.Group == "" { // the group is in the key
+			cp.Group, _ = url.PathUnescape(parts[0])
 		}
 		ci := checkpointInfo{Group: cp.Group, Topic: cp.Topic, Partition: cp.Partition, NextOffset: cp.Next}
 		if t, err := time.Parse(time.RFC3339Nano, cp.Updated); err == nil {

@@ -23,7 +23,7 @@ func TestInspectS3(t *testing.T) {
 	srv.CreateBucket(t, "lake")
 	env := srv.Env()
 	s3flags := []string{"--s3-endpoint", srv.Endpoint}
-	args := append([]string{"run", "--embedded", "--embedded-records", "20000", "--sink", "s3://lake/flows", "--exit-when-idle", "2s"}, s3flags...)
+	args := append([]string{"demo", "--embedded-records", "20000", "--sink", "s3://lake/flows", "--exit-when-idle", "2s"}, s3flags...)
 	if _, stderr, code := run(t, bin, env, args...); code != 0 {
 		t.Fatalf("run exit %d:\n%s", code, stderr)
 	}
