@@ -35,6 +35,7 @@ type Config struct {
 	Parquet          encode.Config `yaml:"parquet"`
 	Memory           Memory        `yaml:"memory"`
 	Enrich           Enrich        `yaml:"enrich"`
+	Seal             Seal          `yaml:"seal"`
 	ExitWhenIdle     time.Duration `yaml:"exit_when_idle"`
 	MetricsAddr      string        `yaml:"metrics_addr"`
 	LogLevel         string        `yaml:"log_level"`
@@ -102,6 +103,7 @@ func Default() Config {
 		Parquet:          encode.Config{Codec: "zstd"},
 		Memory:           Memory{MaxBufferedBytes: 1 << 30, FetchBufferBytes: 128 << 20},
 		Enrich:           Enrich{RefreshInterval: 5 * time.Minute, PollInterval: 10 * time.Second},
+		Seal:             DefaultSeal,
 		MetricsAddr:      "",
 		LogLevel:         "info",
 		LogFormat:        "text",
@@ -149,6 +151,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Kafka.Topic == "" {
 		return invalid("--topic", "required")
+	}
+	if err := c.validateSeal(); err != nil {
+		return err
 	}
 	if c.Kafka.Group == "" {
 		return invalid("--group", "required")

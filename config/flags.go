@@ -53,6 +53,7 @@ func RunFlags(fs *flag.FlagSet, c *Config) {
 	fs.StringVar(&a.Username, "kafka-username", a.Username, "SASL username")
 	fs.StringVar((*string)(&a.Password), "kafka-password", string(a.Password), "SASL password (prefer FLOWLAKE_KAFKA_PASSWORD)")
 	fs.StringVar(&c.Sink.URL, "sink", c.Sink.URL, "output: file:///dir or s3://bucket/prefix")
+	sealFlags(fs, c)
 	fs.StringVar(&c.DLQ, "dlq", c.DLQ, "dead letters: kafka://topic, file:///dir or s3://bucket/prefix (default: _dead_letters/ in the sink)")
 	fs.StringVar(&c.Region, "region", c.Region, "region for records whose format and interface give none")
 	fs.StringVar(&c.Account, "account", c.Account, "account for records whose format and envelope give none")

@@ -70,6 +70,7 @@ func PipelineConfig(c *config.Config) (Config, error) {
 		FetchBufferBytes: c.Memory.FetchBufferBytes,
 		ExitWhenIdle:     c.ExitWhenIdle,
 		ProgressInterval: c.ProgressInterval,
+		Seal:             sealConfig(c),
 	}, nil
 }
 

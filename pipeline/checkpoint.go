@@ -11,6 +11,7 @@ import (
 
 	"flowlake/schema"
 	"flowlake/stages/parse"
+	"flowlake/stages/seal"
 	"flowlake/stages/sink"
 )
 
@@ -30,7 +31,10 @@ type checkpoint struct {
 	Durable []durable `json:"durable,omitempty"`
 	// DeadLetters is the last dead letter at or after Next already written.
 	DeadLetters *schema.Pos `json:"dead_letters,omitempty"`
-	Updated     string      `json:"updated"`
+	// Watermark and Hours are the partition's sealing state (see seal.go).
+	Watermark int64           `json:"watermark,omitempty"`
+	Hours     []seal.HourMark `json:"hours,omitempty"`
+	Updated   string          `json:"updated"`
 }
 
 type durable struct {
@@ -48,12 +52,16 @@ type progress struct {
 	next    int64
 	durable map[parse.SkipKey]schema.Pos
 	dead    *schema.Pos
+	// watermark and hours: see seal.go.
+	watermark int64
+	hours     map[schema.PartitionKey]int64
+	pruned    time.Time
 }
 
 func loadCheckpoint(ctx context.Context, s sink.Sink, group, topic string, partition int) (*progress, bool, error) {
 	b, err := s.Get(ctx, checkpointKey(group, topic, partition))
 	if errors.Is(err, sink.ErrNotFound) {
-		return &progress{next: -1, durable: map[parse.SkipKey]schema.Pos{}}, false, nil
+		return &progress{next: -1, durable: map[parse.SkipKey]schema.Pos{}, hours: map[schema.PartitionKey]int64{}}, false, nil
 	}
 	if err != nil {
 		return nil, false, fmt.Errorf("read checkpoint: %w", err)
@@ -65,7 +73,11 @@ func loadCheckpoint(ctx context.Context, s sink.Sink, group, topic string, parti
 	if c.Version != 1 || c.Topic != topic || c.Partition != partition {
 		return nil, false, fmt.Errorf("checkpoint %s does not match %s/%d", checkpointKey(group, topic, partition), topic, partition)
 	}
-	p := &progress{next: c.Next, durable: make(map[parse.SkipKey]schema.Pos, len(c.Durable)), dead: c.DeadLetters}
+	p := &progress{next: c.Next, durable: make(map[parse.SkipKey]schema.Pos, len(c.Durable)), dead: c.DeadLetters,
+		watermark: c.Watermark, hours: make(map[schema.PartitionKey]int64, len(c.Hours))}
+	for _, h := range c.Hours {
+		p.hours[h.Key()] = h.LastOffset
+	}
 	for _, d := range c.Durable {
 		p.durable[d.SkipKey] = d.Pos
 	}
@@ -115,10 +127,11 @@ func (p *progress) advance(commit int64, files map[parse.SkipKey]schema.Pos, dea
 
 func (p *progress) store(ctx context.Context, s sink.Sink, group, topic string, partition int) error {
 	c := checkpoint{Version: 1, Group: group, Topic: topic, Partition: partition, Next: p.next,
-		DeadLetters: p.dead, Updated: time.Now().UTC().Format(time.RFC3339Nano)}
+		DeadLetters: p.dead, Watermark: p.watermark, Updated: time.Now().UTC().Format(time.RFC3339Nano)}
 	for k, v := range p.durable {
 		c.Durable = append(c.Durable, durable{SkipKey: k, Pos: v})
 	}
+	c.Hours = p.hourMarks()
 	b, err := json.Marshal(c)
 	if err != nil {
 		return fmt.Errorf("encode checkpoint: %w", err)

@@ -18,6 +18,7 @@ import (
 	"flowlake/stages/deadletter"
 	"flowlake/stages/encode"
 	"flowlake/stages/parse"
+	"flowlake/stages/seal"
 	"flowlake/stages/sink"
 	"flowlake/stages/source"
 )
@@ -54,6 +55,9 @@ type Config struct {
 	ExitWhenIdle time.Duration
 	// ProgressInterval is how often progress is logged (0 = never).
 	ProgressInterval time.Duration
+	// Seal, when set, seals hours and writes their manifests (see
+	// stages/seal); the sink must be a sink.Store.
+	Seal *seal.Config
 }
 
 // Defaults fills unset fields.
@@ -122,6 +126,8 @@ type Pipeline struct {
 	encoder *encode.Encoder
 	sink    sink.Sink
 	dlq     deadletter.Writer
+	sealer  *seal.Sealer
+	reg     prometheus.Registerer
 
 	fetchBudget *budget
 	buffered    atomic.Int64
@@ -177,6 +183,10 @@ func New(cfg Config, deps Deps, logger *slog.Logger, reg prometheus.Registerer) 
 	}
 	p.metrics = newMetrics(reg, &p.buffered)
 	p.buffers.New = func() any { return new(bytes.Buffer) }
+	p.reg = reg
+	if err := p.newSealer(context.Background(), deps.Sink, deps.DeadLetters == nil); err != nil {
+		return nil, fmt.Errorf("seal: %w", err)
+	}
 	return p, nil
 }
 
@@ -223,6 +233,9 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	if p.cfg.ProgressInterval > 0 {
 		go p.progressLoop(runCtx)
 	}
+	if p.sealer != nil {
+		go p.sealer.Run(runCtx)
+	}
 	stopAfter := context.AfterFunc(runCtx, func() { p.stopping.Store(true) })
 	defer stopAfter()
 	err := p.source.Run(runCtx, p.handle)
@@ -231,6 +244,9 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	p.logSummary()
 	if n := p.incomplete.Load(); err == nil && n > 0 {
 		err = fmt.Errorf("%w: %d partitions could not flush before the stop deadline; their records will be re-read on the next start", ErrIncomplete, n)
+	}
+	if err == nil {
+		p.finalSeal()
 	}
 	return err
 }

@@ -55,6 +55,9 @@ func (p *Pipeline) runRound(ctx context.Context, pt *partition, r *batch.Round) 
 		dead = &schema.Pos{Offset: r.Dead[n-1].Offset, Line: r.Dead[n-1].Line}
 	}
 	pt.prog.advance(r.Commit, files, dead)
+	if err := p.noteSeal(ctx, pt, r); err != nil {
+		return err
+	}
 	if err := pt.prog.store(ctx, p.sink, p.cfg.Source.Group, pt.a.Topic, pt.a.Partition); err != nil {
 		return err
 	}
@@ -66,6 +69,9 @@ func (p *Pipeline) runRound(ctx context.Context, pt *partition, r *batch.Round) 
 		}
 	}
 	p.buffered.Add(-int64(r.Bytes))
+	if p.sealer != nil {
+		p.sealer.Kick()
+	}
 	m := p.metrics
 	m.rows.Add(rows)
 	m.rowsTotal.Add(float64(rows))

@@ -120,6 +120,9 @@ type Round struct {
 	Commit int64
 	// Bytes is the memory the round's batches use.
 	Bytes int
+	// Watermark is the event time (Unix seconds) every record below Commit
+	// has reached once the round is durable (see durableWatermark).
+	Watermark int64
 }
 
 // Due returns the batches that must be flushed now, removed from the open
@@ -164,6 +167,7 @@ func (b *Batcher) Due(now time.Time, memoryPressure, stop bool) *Round {
 		r.Dead, b.dead = b.dead, nil
 	}
 	r.Commit = b.commitPosition()
+	r.Watermark = b.durableWatermark()
 	return r
 }
 

@@ -1,0 +1,179 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"flowlake/config"
+	"flowlake/schema"
+	"flowlake/stages/batch"
+	"flowlake/stages/seal"
+	"flowlake/stages/sink"
+	"flowlake/stages/source"
+)
+
+// pruneEvery bounds how often a partition looks for manifests covering
+// its hour marks (one GET per sealable mark).
+const pruneEvery = 30 * time.Second
+
+// newSealer builds the sealer when cfg.Seal is set.
+func (p *Pipeline) newSealer(ctx context.Context, s sink.Sink, deadLetters bool) error {
+	if p.cfg.Seal == nil {
+		return nil
+	}
+	st, ok := s.(sink.Store)
+	if !ok {
+		return fmt.Errorf("sealing needs a sink that lists and writes conditionally; %s does not", s)
+	}
+	offs, err := source.NewOffsetReader(ctx, p.cfg.Source)
+	if err != nil {
+		return err
+	}
+	cfg := *p.cfg.Seal
+	if deadLetters {
+		cfg.DeadLetterPrefix = deadLetterPrefix
+	}
+	sl, err := seal.New(cfg, st, func(ctx context.Context) ([]seal.PartitionState, error) {
+		return p.sealStates(ctx, offs)
+	}, p.logger.With("stage", "seal"), p.reg)
+	if err != nil {
+		return err
+	}
+	p.sealer = sl
+	return nil
+}
+
+// deadLetterPrefix is where dead letters go when no --dlq is given.
+const deadLetterPrefix = "_dead_letters"
+
+// sealStates reads every partition's checkpoint, then the partitions' end
+// offsets (in that order, so a partition is never taken for caught up with
+// records its checkpoint does not cover).
+func (p *Pipeline) sealStates(ctx context.Context, offs *source.OffsetReader) ([]seal.PartitionState, error) {
+	parts, err := offs.Offsets(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]int, 0, len(parts))
+	for id := range parts {
+		ids = append(ids, id)
+	}
+	sort.Ints(ids)
+	topic := p.cfg.Source.Topic
+	states := make([]seal.PartitionState, 0, len(ids))
+	for _, id := range ids {
+		prog, found, err := loadCheckpoint(ctx, p.sink, p.cfg.Source.Group, topic, id)
+		if err != nil {
+			return nil, err
+		}
+		st := seal.PartitionState{Topic: topic, Partition: id, Found: found, Next: prog.next, Watermark: prog.watermark,
+			Hours: prog.hourMarks(), DurablePast: map[schema.PartitionKey]int64{}}
+		for k, pos := range prog.durable {
+			pk := schema.PartitionKey{Account: k.Account, Region: k.Region, Hour: k.Hour}
+			st.DurablePast[pk] = max(st.DurablePast[pk], pos.Offset)
+		}
+		states = append(states, st)
+	}
+	ends, err := offs.Offsets(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for i := range states {
+		o, ok := ends[states[i].Partition]
+		if !ok {
+			return nil, errors.New("a partition vanished from the topic")
+		}
+		states[i].First, states[i].End = o.First, o.End
+	}
+	return states, nil
+}
+
+// noteSeal records a round in the partition's sealing state before the
+// checkpoint is stored: the watermark the round made durable, and the
+// hours its files went into. Marks that a manifest covers are dropped.
+func (p *Pipeline) noteSeal(ctx context.Context, pt *partition, r *batch.Round) error {
+	prog := pt.prog
+	prog.watermark = max(prog.watermark, r.Watermark)
+	if p.sealer == nil {
+		return nil
+	}
+	for _, bt := range r.Batches {
+		k := bt.Key.Partition()
+		if last, ok := prog.hours[k]; !ok || bt.Block.Last.Offset > last {
+			prog.hours[k] = bt.Block.Last.Offset
+		}
+	}
+	if time.Since(prog.pruned) < pruneEvery {
+		return nil
+	}
+	prog.pruned = time.Now()
+	lateness := int64(p.cfg.Seal.Lateness / time.Second)
+	for k, last := range prog.hours {
+		if k.Hour+3600+lateness > prog.watermark {
+			continue // this partition still holds the hour open
+		}
+		m, err := seal.LatestOf(ctx, p.sink, k)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			pt.logger.Debug("reading a manifest failed; keeping the hour mark", "err", err)
+			continue
+		}
+		if seal.CoversMark(m, pt.a.Topic, pt.a.Partition, last) {
+			delete(prog.hours, k)
+		}
+	}
+	return nil
+}
+
+// hourMarks returns the hour marks in a stable order.
+func (p *progress) hourMarks() []seal.HourMark {
+	out := make([]seal.HourMark, 0, len(p.hours))
+	for k, last := range p.hours {
+		out = append(out, seal.HourMark{Account: k.Account, Region: k.Region, Hour: k.Hour, LastOffset: last})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Hour != b.Hour {
+			return a.Hour < b.Hour
+		}
+		if a.Account != b.Account {
+			return a.Account < b.Account
+		}
+		return a.Region < b.Region
+	})
+	return out
+}
+
+// finalSeal runs a last seal pass after a clean stop.
+func (p *Pipeline) finalSeal() {
+	if p.sealer == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), finalSealTimeout)
+	defer cancel()
+	res, err := p.sealer.Pass(ctx)
+	if err != nil {
+		p.logger.Warn("final seal pass failed; the next run seals these hours", "err", err)
+		return
+	}
+	p.logger.Info("final seal pass", "sealed", res.Sealed, "revised", res.Revised, "postponed", res.Postponed, "open", res.Open)
+}
+
+// finalSealTimeout bounds the seal pass at exit.
+const finalSealTimeout = 2 * time.Minute
+
+// sealConfig maps the configuration onto the sealer's; nil when sealing is
+// off.
+func sealConfig(c *config.Config) *seal.Config {
+	if !c.Seal.Enabled {
+		return nil
+	}
+	s := seal.Defaults
+	s.Lateness, s.Interval = c.Seal.Lateness, c.Seal.Interval
+	return &s
+}
