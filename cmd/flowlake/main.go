@@ -4,6 +4,8 @@
 //	flowlake run      consume a topic and write Parquet (see --help)
 //	flowlake gen      generate realistic flow log records
 //	flowlake inspect  list the files and row counts under a directory
+//	flowlake verify   check a lake or an archive against its manifests
+//	flowlake archive  copy sealed hours into a compacted archive
 package main
 
 import (
@@ -34,11 +36,15 @@ func main() {
 		err = genCmd(ctx, args)
 	case "inspect":
 		err = inspectCmd(args)
+	case "verify":
+		err = verifyCmd(ctx, args, os.Stdout)
+	case "archive":
+		err = archiveCmd(ctx, args)
 	case "help", "-h", "--help":
 		usage()
 		return
 	default:
-		fmt.Fprintf(os.Stderr, "flowlake: unknown command %q (want run, gen or inspect)\n", cmd)
+		fmt.Fprintf(os.Stderr, "flowlake: unknown command %q (want run, gen, inspect, verify or archive)\n", cmd)
 		os.Exit(2)
 	}
 	os.Exit(exitCode(cmd, err))
@@ -64,6 +70,8 @@ commands:
   run      consume VPC flow logs from Kafka and write Parquet (flowlake run --help)
   gen      generate realistic VPC flow log records (flowlake gen --help)
   inspect  list Parquet files and row counts under a directory
+  verify   check a lake or an archive against its manifests (flowlake verify --help)
+  archive  copy sealed hours into a compacted, append-only archive (flowlake archive --help)
 `)
 }
 

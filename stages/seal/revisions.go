@@ -1,9 +1,12 @@
 package seal
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"time"
 
 	"flowlake/schema"
 	"flowlake/stages/sink"
@@ -75,7 +78,60 @@ func publish(ctx context.Context, st sink.Store, folder string, m *Manifest) err
 	if err := st.Create(ctx, folder+"/"+RevisionName(m.Revision), b); err != nil {
 		return err
 	}
+	if err := record(ctx, st, m, b); err != nil {
+		return err
+	}
 	return point(ctx, st, folder, m.Revision, b)
+}
+
+// LedgerPrefix holds a copy of every manifest revision outside the hour
+// folders, so that verification notices a whole hour folder deleted (its
+// manifest with it) or a revision rewritten.
+const LedgerPrefix = "_flowlake/manifests/"
+
+// LedgerKey is where the ledger keeps revision rev of hour k.
+func LedgerKey(k schema.PartitionKey, rev int) string {
+	return LedgerPrefix + k.Account + "/" + k.Region + "/" + time.Unix(k.Hour, 0).UTC().Format("2006-01-02T15") + "/" + RevisionName(rev)
+}
+
+// ParseLedgerKey parses a ledger key into its hour and revision.
+func ParseLedgerKey(key string) (schema.PartitionKey, int, bool) {
+	rest, ok := strings.CutPrefix(key, LedgerPrefix)
+	if !ok {
+		return schema.PartitionKey{}, 0, false
+	}
+	parts := strings.Split(rest, "/")
+	if len(parts) != 4 {
+		return schema.PartitionKey{}, 0, false
+	}
+	t, err := time.Parse("2006-01-02T15", parts[2])
+	if err != nil {
+		return schema.PartitionKey{}, 0, false
+	}
+	var rev int
+	if _, err := fmt.Sscanf(parts[3], revisionPrefix+"%06d.json", &rev); err != nil || RevisionName(rev) != parts[3] {
+		return schema.PartitionKey{}, 0, false
+	}
+	return schema.PartitionKey{Account: parts[0], Region: parts[1], Hour: t.Unix()}, rev, true
+}
+
+// record copies a revision into the ledger. A copy already there (a
+// writer that stopped after it) is fine if it is the same.
+func record(ctx context.Context, st sink.Store, m *Manifest, b []byte) error {
+	k, err := m.Key()
+	if err != nil {
+		return err
+	}
+	key := LedgerKey(k, m.Revision)
+	err = st.Create(ctx, key, b)
+	if errors.Is(err, sink.ErrExists) {
+		cur, gerr := st.Get(ctx, key)
+		if gerr == nil && bytes.Equal(cur, b) {
+			return nil
+		}
+		return fmt.Errorf("ledger %s holds another manifest than revision %d of %s", key, m.Revision, m.Folder)
+	}
+	return err
 }
 
 // point makes the manifest pointer a copy of revision rev (b) unless it

@@ -231,7 +231,12 @@ func (s *Sealer) sealHour(ctx context.Context, k schema.PartitionKey, d Decision
 		}
 		if len(added) == 0 {
 			if latest != nil {
+				// Finish what a writer that stopped after the revision
+				// left undone: its ledger copy and the pointer.
 				b, err := latest.Encode()
+				if err == nil {
+					err = record(ctx, s.store, latest, b)
+				}
 				if err == nil {
 					err = point(ctx, s.store, folder, latest.Revision, b)
 				}
