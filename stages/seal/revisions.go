@@ -67,10 +67,10 @@ func CoversMark(m *Manifest, topic string, partition int, lastOffset int64) bool
 	return false
 }
 
-// publish writes revision m.Revision create-only, then points the
+// Publish writes revision m.Revision create-only, then points the
 // manifest at it. It returns sink.ErrExists (wrapped) when another writer
 // made that revision first.
-func publish(ctx context.Context, st sink.Store, folder string, m *Manifest) error {
+func Publish(ctx context.Context, st sink.Store, folder string, m *Manifest) error {
 	b, err := m.Encode()
 	if err != nil {
 		return err

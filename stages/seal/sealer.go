@@ -248,7 +248,7 @@ func (s *Sealer) sealHour(ctx context.Context, k schema.PartitionKey, d Decision
 		if err != nil {
 			return outcomePostponed, err
 		}
-		err = publish(ctx, s.store, folder, m)
+		err = Publish(ctx, s.store, folder, m)
 		if errors.Is(err, sink.ErrExists) {
 			continue // another instance wrote this revision: look again
 		}
