@@ -59,9 +59,7 @@ func (s *sorter) add(f *parquet.File) error {
 		for _, row := range rows[:n] {
 			c := row.Clone()
 			s.buf = append(s.buf, c)
-			for _, v := range c {
-				s.bufBytes += 24 + int64(len(v.ByteArray()))
-			}
+			s.bufBytes += rowBytes(c)
 		}
 		if s.bufBytes >= s.runBytes {
 			if err := s.spill(); err != nil {
@@ -334,4 +332,15 @@ func (o *outputs) close() error {
 	o.done = append(o.done, c)
 	o.cur = nil
 	return nil
+}
+
+// rowBytes estimates a row's memory: a Value each, plus byte arrays.
+func rowBytes(r parquet.Row) int64 {
+	n := int64(24 * len(r))
+	for _, v := range r {
+		if !v.IsNull() && (v.Kind() == parquet.ByteArray || v.Kind() == parquet.FixedLenByteArray) {
+			n += int64(len(v.ByteArray()))
+		}
+	}
+	return n
 }
