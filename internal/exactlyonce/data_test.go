@@ -28,6 +28,7 @@ import (
 	"flowlake/stages/deadletter"
 	"flowlake/stages/generate"
 	"flowlake/stages/seal"
+	flverify "flowlake/stages/verify"
 )
 
 // genConfig is the generator configuration the tests share: fixed start
@@ -257,6 +258,7 @@ type lake struct {
 	manifests map[string][][]byte
 	ledger    int
 	fileRows  map[string]int64
+	archive   bool // an archive's marker is there
 }
 
 func newLake() *lake {
@@ -295,6 +297,8 @@ func (l *lake) add(tb testing.TB, key string, data []byte) {
 	switch {
 	case strings.HasPrefix(key, "AWSLogs/") && strings.HasPrefix(path.Base(key), "_flowlake_manifest"):
 		l.manifests[path.Dir(key)] = append(l.manifests[path.Dir(key)], data)
+	case key == flverify.ArchiveMarker:
+		l.archive = true
 	case strings.HasPrefix(key, seal.LedgerPrefix):
 		if _, _, ok := seal.ParseLedgerKey(key); !ok {
 			tb.Fatalf("object %s: unexpected name in the manifest ledger", key)

@@ -161,7 +161,9 @@ func (a *Archiver) hour(ctx context.Context, k schema.PartitionKey) (int, int64,
 		done = am.Lake.Revision
 	}
 	if done >= lm.Revision {
-		return 0, 0, nil
+		// Archived; finish what a job killed after the revision left
+		// undone (its ledger copy, the pointer).
+		return 0, 0, seal.Finish(ctx, a.arch, folder, am)
 	}
 	// The rows of lake revisions done+1..latest, grouped by schema.
 	var inputs []seal.File
@@ -212,11 +214,17 @@ func (a *Archiver) hour(ctx context.Context, k schema.PartitionKey) (int, int64,
 	if m.Rows != lakeRows {
 		return 0, 0, fmt.Errorf("archive would hold %d rows, the lake's revision %d holds %d", m.Rows, lm.Revision, lakeRows)
 	}
-	if err := seal.Publish(ctx, a.arch, folder, m); err != nil {
+	if created, err := seal.Publish(ctx, a.arch, folder, m); err != nil {
 		if errors.Is(err, sink.ErrExists) {
 			return 0, 0, fmt.Errorf("another archive job wrote revision %d of %s at the same time", rev, folder)
 		}
-		return 0, 0, err
+		if !created {
+			return 0, 0, err
+		}
+		// The revision stands; finish its ledger copy and pointer now.
+		if err := seal.Finish(ctx, a.arch, folder, m); err != nil {
+			return 0, 0, err
+		}
 	}
 	a.logger.Info("hour archived", "hour", folder, "revision", rev, "lake_revision", lm.Revision, "files", len(files), "rows", added)
 	return len(files), added, nil
@@ -296,7 +304,7 @@ func (a *Archiver) compact(ctx context.Context, k schema.PartitionKey, folder st
 		var got int64
 		for _, c := range o.done {
 			part++
-			name := schema.ObjectName(k, a.cfg.FlowLogID, fmt.Sprintf("r%06dp%03d", lakeRev, part), ".log.parquet")
+			name := schema.ObjectName(k, a.cfg.FlowLogID, fmt.Sprintf("%08x%08x", lakeRev, part), ".log.parquet")
 			f, err := a.upload(ctx, folder+"/"+name, c)
 			if err != nil {
 				return nil, err

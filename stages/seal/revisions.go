@@ -67,21 +67,24 @@ func CoversMark(m *Manifest, topic string, partition int, lastOffset int64) bool
 	return false
 }
 
-// Publish writes revision m.Revision create-only, then points the
-// manifest at it. It returns sink.ErrExists (wrapped) when another writer
-// made that revision first.
-func Publish(ctx context.Context, st sink.Store, folder string, m *Manifest) error {
+// Publish writes revision m.Revision create-only, copies it to the
+// ledger, then points the manifest at it. It returns sink.ErrExists
+// (wrapped) when another writer made that revision first. Once the
+// revision is created the hour holds it whatever happens next: an error
+// after that is returned with created = true, and a later pass finishes
+// the ledger copy and the pointer.
+func Publish(ctx context.Context, st sink.Store, folder string, m *Manifest) (created bool, err error) {
 	b, err := m.Encode()
 	if err != nil {
-		return err
+		return false, err
 	}
 	if err := st.Create(ctx, folder+"/"+RevisionName(m.Revision), b); err != nil {
-		return err
+		return false, err
 	}
 	if err := record(ctx, st, m, b); err != nil {
-		return err
+		return true, err
 	}
-	return point(ctx, st, folder, m.Revision, b)
+	return true, point(ctx, st, folder, m.Revision, b)
 }
 
 // LedgerPrefix holds a copy of every manifest revision outside the hour
@@ -161,4 +164,17 @@ func point(ctx context.Context, st sink.Store, folder string, rev int, b []byte)
 		return err
 	}
 	return fmt.Errorf("update %s: too many concurrent writers", key)
+}
+
+// Finish completes a revision that exists: its ledger copy and the
+// pointer (what a writer that stopped after creating it left undone).
+func Finish(ctx context.Context, st sink.Store, folder string, m *Manifest) error {
+	b, err := m.Encode()
+	if err != nil {
+		return err
+	}
+	if err := record(ctx, st, m, b); err != nil {
+		return err
+	}
+	return point(ctx, st, folder, m.Revision, b)
 }

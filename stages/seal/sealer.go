@@ -144,10 +144,8 @@ func (s *Sealer) Pass(ctx context.Context) (Result, error) {
 		})
 	}
 	_ = g.Wait()
-	for i, o := range outs {
+	for _, o := range outs {
 		switch {
-		case errs[i] != nil:
-			res.Postponed++
 		case o == outcomeSealed:
 			res.Sealed++
 		case o == outcomeRevised:
@@ -233,14 +231,7 @@ func (s *Sealer) sealHour(ctx context.Context, k schema.PartitionKey, d Decision
 			if latest != nil {
 				// Finish what a writer that stopped after the revision
 				// left undone: its ledger copy and the pointer.
-				b, err := latest.Encode()
-				if err == nil {
-					err = record(ctx, s.store, latest, b)
-				}
-				if err == nil {
-					err = point(ctx, s.store, folder, latest.Revision, b)
-				}
-				return outcomeCurrent, err
+				return outcomeCurrent, Finish(ctx, s.store, folder, latest)
 			}
 			return outcomeCurrent, nil
 		}
@@ -248,22 +239,25 @@ func (s *Sealer) sealHour(ctx context.Context, k schema.PartitionKey, d Decision
 		if err != nil {
 			return outcomePostponed, err
 		}
-		err = Publish(ctx, s.store, folder, m)
+		created, err := Publish(ctx, s.store, folder, m)
 		if errors.Is(err, sink.ErrExists) {
 			continue // another instance wrote this revision: look again
 		}
-		if err != nil {
+		if !created {
 			return outcomePostponed, fmt.Errorf("publish manifest of %s: %w", folder, err)
+		}
+		if err != nil {
+			err = fmt.Errorf("manifest of %s revision %d written; its ledger copy or pointer is left for the next pass: %w", folder, m.Revision, err)
 		}
 		if m.Revision == 1 {
 			s.m.sealed.Inc()
 			s.m.delay.Observe(max(0, float64(s.Now().Unix()-(k.Hour+3600))))
 			log.Info("hour sealed", "rows", m.Rows, "files", len(m.Files))
-			return outcomeSealed, nil
+			return outcomeSealed, err
 		}
 		s.m.late.Add(float64(m.AddedRows))
 		log.Info("late records: manifest revised", "revision", m.Revision, "late_rows", m.AddedRows, "files", len(m.Added))
-		return outcomeRevised, nil
+		return outcomeRevised, err
 	}
 	return outcomePostponed, nil
 }
