@@ -26,6 +26,7 @@ type sorter struct {
 	runBytes int64
 	runs     []string
 	buf      []parquet.Row
+	keys     []int64
 	bufBytes int64
 }
 
@@ -38,15 +39,24 @@ func newSorter(schema *parquet.Schema, sortColumn, tmp string, runBytes int64) (
 }
 
 func (s *sorter) key(r parquet.Row) int64 {
+	// Flat schemas (the lake's) have one value per column, in column
+	// order; scan only when that does not hold.
+	if s.col < len(r) && r[s.col].Column() == s.col {
+		return valueKey(r[s.col])
+	}
 	for _, v := range r {
 		if v.Column() == s.col {
-			if v.IsNull() {
-				return -1 << 63
-			}
-			return v.Int64()
+			return valueKey(v)
 		}
 	}
 	return -1 << 63
+}
+
+func valueKey(v parquet.Value) int64 {
+	if v.IsNull() {
+		return -1 << 63
+	}
+	return v.Int64()
 }
 
 // add reads every row of f into runs.
@@ -59,6 +69,7 @@ func (s *sorter) add(f *parquet.File) error {
 		for _, row := range rows[:n] {
 			c := row.Clone()
 			s.buf = append(s.buf, c)
+			s.keys = append(s.keys, s.key(c))
 			s.bufBytes += rowBytes(c)
 		}
 		if s.bufBytes >= s.runBytes {
@@ -80,7 +91,7 @@ func (s *sorter) spill() error {
 	if len(s.buf) == 0 {
 		return nil
 	}
-	sort.SliceStable(s.buf, func(i, j int) bool { return s.key(s.buf[i]) < s.key(s.buf[j]) })
+	sort.Stable(byKey{s.keys, s.buf})
 	name := filepath.Join(s.tmp, fmt.Sprintf("run-%06d.parquet", len(s.runs)))
 	f, err := os.Create(name)
 	if err != nil {
@@ -102,7 +113,7 @@ func (s *sorter) spill() error {
 	}
 	s.runs = append(s.runs, name)
 	clear(s.buf)
-	s.buf, s.bufBytes = s.buf[:0], 0
+	s.buf, s.keys, s.bufBytes = s.buf[:0], s.keys[:0], 0
 	return nil
 }
 
@@ -165,6 +176,18 @@ func (h *mergeHeap) Pop() any {
 // merge calls emit with every row in sort order; rows are valid only
 // during the call.
 func (s *sorter) merge(emit func(parquet.Row) error) error {
+	if len(s.runs) == 0 {
+		// Everything fit in memory: sort it there, no run files.
+		sort.Stable(byKey{s.keys, s.buf})
+		for _, r := range s.buf {
+			if err := emit(r); err != nil {
+				return err
+			}
+		}
+		clear(s.buf)
+		s.buf, s.keys, s.bufBytes = s.buf[:0], s.keys[:0], 0
+		return nil
+	}
 	if err := s.spill(); err != nil {
 		return err
 	}
@@ -343,4 +366,17 @@ func rowBytes(r parquet.Row) int64 {
 		}
 	}
 	return n
+}
+
+// byKey sorts rows by their precomputed keys.
+type byKey struct {
+	keys []int64
+	rows []parquet.Row
+}
+
+func (b byKey) Len() int           { return len(b.keys) }
+func (b byKey) Less(i, j int) bool { return b.keys[i] < b.keys[j] }
+func (b byKey) Swap(i, j int) {
+	b.keys[i], b.keys[j] = b.keys[j], b.keys[i]
+	b.rows[i], b.rows[j] = b.rows[j], b.rows[i]
 }
