@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -208,6 +209,20 @@ func TestArchiveTargetSize(t *testing.T) {
 		}
 	}
 	checkVerify(t, arch, lake)
+
+	// A rerun writes the same bytes (what lets a killed job adopt the
+	// files it uploaded).
+	again, againDir := local(t)
+	if _, err := New(Config{TargetFileSize: 64 << 10, RowGroupRows: 4096}, lake, again, nil).Pass(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range names {
+		a, errA := os.ReadFile(filepath.Join(archDir, seal.HourFolder(k), n))
+		b, errB := os.ReadFile(filepath.Join(againDir, seal.HourFolder(k), n))
+		if errA != nil || errB != nil || !bytes.Equal(a, b) {
+			t.Fatalf("%s differs between two runs (%v %v)", n, errA, errB)
+		}
+	}
 }
 
 func checkVerify(t *testing.T, arch, lake sink.Store) {

@@ -296,8 +296,13 @@ func (o *outputs) open() error {
 	cw := &countingWriter{w: f}
 	opts := []parquet.WriterOption{o.s.schema, parquet.Compression(&zstd.Codec{Level: zstd.SpeedDefault}),
 		parquet.MaxRowsPerRowGroup(o.groupRows), parquet.DataPageVersion(1)}
-	for k, v := range o.meta {
-		opts = append(opts, parquet.KeyValueMetadata(k, v))
+	keys := make([]string, 0, len(o.meta))
+	for k := range o.meta {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys) // same bytes on every run: a rerun's file is the same file
+	for _, k := range keys {
+		opts = append(opts, parquet.KeyValueMetadata(k, o.meta[k]))
 	}
 	o.cur = &output{path: path, f: f, cw: cw, w: parquet.NewWriter(cw, opts...), minStart: 1<<63 - 1, maxStart: -1 << 63}
 	return nil
