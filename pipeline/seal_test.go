@@ -30,6 +30,11 @@ func TestSealHours(t *testing.T) {
 	env := testenv.Kafka(t, "flows", 4)
 	start := time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)
 	produceGenerated(t, env, generate.Config{Records: 24_000, LinesPerMsg: 4, Accounts: 3, Regions: []string{"us-east-1"}, Hours: 4, Start: start, Seed: 11})
+	// Records of the hour in progress: it has not ended, by record time
+	// or by the clock, so it must stay open.
+	now := time.Now().UTC().Truncate(time.Hour)
+	produceGenerated(t, env, generate.Config{Records: 1_000, LinesPerMsg: 4, Accounts: 3, Regions: []string{"us-east-1"}, Hours: 1, Start: now, Seed: 11})
+	current := now.Format("year=2006/month=01/day=02/hour=15")
 	dir := t.TempDir()
 	cfg := testConfig(env, "seal")
 	cfg.Seal = &seal.Config{Lateness: 15 * time.Minute, Interval: time.Second, MinGap: 200 * time.Millisecond}
@@ -56,7 +61,10 @@ func TestSealHours(t *testing.T) {
 	if t.Failed() {
 		t.FailNow()
 	}
-	folders := checkManifests(t, dir, 1)
+	folders := checkManifests(t, dir, 1, current)
+	if open, _ := filepath.Glob(filepath.Join(dir, "AWSLogs", "*", "*", "*", current)); len(open) != 3 {
+		t.Fatalf("%d folders of the hour in progress, want 3", len(open))
+	}
 	if len(folders) != 3*4 {
 		t.Fatalf("%d sealed account-hours, want 12", len(folders))
 	}
@@ -78,7 +86,7 @@ func TestSealHours(t *testing.T) {
 	}
 	revised := 0
 	var lateRows int64
-	for folder, m := range checkManifests(t, dir, 0) {
+	for folder, m := range checkManifests(t, dir, 0, current) {
 		if !strings.HasSuffix(folder, "hour=10") {
 			if m.Revision != 1 {
 				t.Fatalf("%s: revision %d, want 1 (no late records there)", folder, m.Revision)
@@ -116,7 +124,8 @@ func contains(list []string, s string) bool {
 // checkManifests checks every hour folder under dir against its latest
 // manifest with arrow's reader: names, sizes, SHA-256, rows. It returns
 // the manifests by folder. wantRev > 0 also requires that revision.
-func checkManifests(t *testing.T, dir string, wantRev int) map[string]*seal.Manifest {
+// Folders ending in open must have no manifest.
+func checkManifests(t *testing.T, dir string, wantRev int, open string) map[string]*seal.Manifest {
 	t.Helper()
 	out := map[string]*seal.Manifest{}
 	files := testenv.ReadParquetDir(t, dir)
@@ -129,6 +138,12 @@ func checkManifests(t *testing.T, dir string, wantRev int) map[string]*seal.Mani
 	st := localSink(t, dir)
 	for folder, names := range byFolder {
 		m, err := seal.Latest(context.Background(), st, folder)
+		if strings.HasSuffix(folder, open) {
+			if err != nil || m != nil {
+				t.Fatalf("%s: the hour in progress was sealed (%v)", folder, err)
+			}
+			continue
+		}
 		if err != nil || m == nil {
 			t.Fatalf("%s: no manifest (%v)", folder, err)
 		}
