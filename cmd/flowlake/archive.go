@@ -56,11 +56,11 @@ func archiveCmd(ctx context.Context, args []string) error {
 		return fmt.Errorf("%w: --log-level %v", config.ErrUsage, err)
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
-	lake, err := sf.open(ctx, *from, logger)
+	lake, err := sf.open(ctx, *from, false, logger)
 	if err != nil {
 		return err
 	}
-	arch, err := sf.open(ctx, *to, logger)
+	arch, err := sf.open(ctx, *to, true, logger)
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 	"time"
 
@@ -29,8 +30,18 @@ func (s *storeFlags) bind(fs *flag.FlagSet) {
 	fs.IntVar(&s.lockDays, "s3-object-lock-days", 0, "retain written objects this many days")
 }
 
-// open opens the store a URL names.
-func (s *storeFlags) open(ctx context.Context, url string, logger *slog.Logger) (sink.Store, error) {
+// open opens the store a URL names. A local directory must exist unless
+// create is set (reading a lake must not create an empty one).
+func (s *storeFlags) open(ctx context.Context, url string, create bool, logger *slog.Logger) (sink.Store, error) {
+	loc, err := sink.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", config.ErrUsage, err)
+	}
+	if loc.Scheme == "file" && !create {
+		if st, err := os.Stat(loc.Path); err != nil || !st.IsDir() {
+			return nil, fmt.Errorf("%w: %s is not a directory", config.ErrUsage, loc.Path)
+		}
+	}
 	cfg := sink.S3Config{Region: s.region, Endpoint: s.endpoint, PathStyle: s.endpoint != "", SSE: s.sse, KMSKeyID: s.kmsKeyID,
 		Checksum: s.checksum, ObjectLockMode: s.lockMode, ObjectLockDays: s.lockDays, RequestTimeout: 2 * time.Minute}
 	out, err := sink.Open(ctx, url, cfg, logger, nil)

@@ -48,12 +48,12 @@ func verifyCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	opts.Accounts = splitList(*accounts)
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	st, err := sf.open(ctx, pos[0], logger)
+	st, err := sf.open(ctx, pos[0], false, logger)
 	if err != nil {
 		return err
 	}
 	if *lake != "" {
-		if opts.Lake, err = sf.open(ctx, *lake, logger); err != nil {
+		if opts.Lake, err = sf.open(ctx, *lake, false, logger); err != nil {
 			return err
 		}
 	}
