@@ -104,7 +104,7 @@ func TestSealArchiveVerify(t *testing.T) {
 
 	// Archive, SIGKILLed three times at random moments, then run to the end.
 	client := srv.Client(t)
-	archArgs := append([]string{"archive", "--from", "s3://lake", "--to", "s3://archive/cold", "--flow-log-id", flowLogID}, s3a...)
+	archArgs := append([]string{"archive", "--from", "s3://lake", "--to", "s3://archive/cold", "--flow-log-id", flowLogID, "--tmp-dir", t.TempDir()}, s3a...)
 	// Each kill lands once the job archived a few more hours (it polls
 	// the archive's ledger), so every kill interrupts work in progress.
 	archived := func() int {
