@@ -164,8 +164,9 @@ func (p *Pipeline) finalSeal() {
 	p.logger.Info("final seal pass", "sealed", res.Sealed, "revised", res.Revised, "postponed", res.Postponed, "open", res.Open)
 }
 
-// finalSealTimeout bounds the seal pass at exit.
-const finalSealTimeout = 2 * time.Minute
+// finalSealTimeout bounds the seal pass at exit: it is best effort (the
+// next run seals what it leaves) and must not hold up a shutdown.
+const finalSealTimeout = 20 * time.Second
 
 // sealConfig maps the configuration onto the sealer's; nil when sealing is
 // off.
