@@ -37,6 +37,10 @@ type Config struct {
 	Enrich           Enrich        `yaml:"enrich"`
 	Seal             Seal          `yaml:"seal"`
 	ExitWhenIdle     time.Duration `yaml:"exit_when_idle"`
+	// DrainTimeout bounds how long a batch run (ExitWhenIdle) waits for the
+	// group to drain the topic; 0 means exit_when_idle + session timeout +
+	// rebalance timeout.
+	DrainTimeout     time.Duration `yaml:"drain_timeout"`
 	MetricsAddr      string        `yaml:"metrics_addr"`
 	LogLevel         string        `yaml:"log_level"`
 	LogFormat        string        `yaml:"log_format"`
@@ -93,7 +97,7 @@ func (e Enrich) Enabled() bool { return len(e.ENIInventory) > 0 || len(e.Regions
 // Default returns the defaults.
 func Default() Config {
 	return Config{
-		Kafka:            source.Config{Topic: "vpc-flow-logs", Group: "flowlake", StartOffset: "earliest", FetchMaxBytes: 4 << 20, FetchMaxWait: 500 * time.Millisecond, SessionTimeout: 30 * time.Second, RebalanceTimeout: 60 * time.Second, HeartbeatInterval: 3 * time.Second},
+		Kafka:            source.Config{Topic: "vpc-flow-logs", Group: "flowlake", StartOffset: "earliest", FetchMaxBytes: 4 << 20, FetchMaxWait: 500 * time.Millisecond, SessionTimeout: 30 * time.Second, RebalanceTimeout: 60 * time.Second, HeartbeatInterval: 3 * time.Second, ConnectTimeout: 30 * time.Second},
 		Format:           schema.DefaultFormatText,
 		Region:           "us-east-1",
 		Account:          "unknown",
@@ -229,12 +233,17 @@ func (c *Config) Validate() error {
 		{c.Memory.FetchBufferBytes > 0, "--fetch-buffer-bytes"},
 		{c.Kafka.FetchMaxBytes > 0, "--fetch-max-bytes"},
 		{c.ExitWhenIdle >= 0, "--exit-when-idle"},
+		{c.DrainTimeout >= 0, "--drain-timeout"},
+		{c.Kafka.ConnectTimeout > 0, "--connect-timeout"},
 		{len(c.Enrich.TagKeys) <= schema.MaxTagColumns, "--eni-tag-keys"},
 	}
 	for _, ch := range checks {
 		if !ch.ok {
 			return invalid(ch.field, "out of range")
 		}
+	}
+	if c.DrainTimeout > 0 && c.DrainTimeout <= c.ExitWhenIdle {
+		return invalid("--drain-timeout", "%v must be longer than --exit-when-idle (%v)", c.DrainTimeout, c.ExitWhenIdle)
 	}
 	if c.Memory.MaxBufferedBytes < int64(c.Batch.MaxBytes) {
 		return invalid("--max-buffered-bytes", "smaller than --batch-max-bytes (%d)", c.Batch.MaxBytes)

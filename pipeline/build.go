@@ -6,15 +6,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"flowlake/config"
+	"flowlake/pipeline/health"
 	"flowlake/stages/deadletter"
 	"flowlake/stages/parse"
 	"flowlake/stages/sink"
@@ -31,9 +30,32 @@ func NewLogger(w io.Writer, level, format string) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-// App is a pipeline with everything it runs beside it: the metrics
-// endpoint, the inventory refresher and, for the demo, an in-process broker
-// fed by the generator.
+// Telemetry is what the HTTP endpoint serves: metrics and health. It exists
+// before anything connects, so probes answer (503, with the reason) while
+// flowlake still waits for its sink or its brokers.
+type Telemetry struct {
+	Registry *prometheus.Registry
+	Health   *health.Health
+}
+
+// NewTelemetry returns a registry with the Go and process collectors and a
+// health state that is not ready yet.
+func NewTelemetry() *Telemetry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return &Telemetry{Registry: reg, Health: NewHealth()}
+}
+
+// Handler serves /metrics, /healthz and /readyz.
+func (t *Telemetry) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(t.Registry, promhttp.HandlerOpts{}))
+	t.Health.Routes(mux)
+	return mux
+}
+
+// App is a pipeline with everything it runs beside it: the inventory
+// refresher and, for the demo, an in-process broker fed by the generator.
 type App struct {
 	Pipeline *Pipeline
 	Registry *prometheus.Registry
@@ -69,6 +91,7 @@ func PipelineConfig(c *config.Config) (Config, error) {
 		MemoryBytes:      c.Memory.MaxBufferedBytes,
 		FetchBufferBytes: c.Memory.FetchBufferBytes,
 		ExitWhenIdle:     c.ExitWhenIdle,
+		DrainTimeout:     c.DrainTimeout,
 		ProgressInterval: c.ProgressInterval,
 		Seal:             sealConfig(c),
 	}, nil
@@ -82,10 +105,14 @@ func S3Config(c *config.Config) sink.S3Config {
 		MultipartThreshold: s.MultipartThreshold, PartSize: s.PartSize, RequestTimeout: s.RequestTimeout}
 }
 
-// Build assembles an App from a validated configuration.
-func Build(ctx context.Context, c *config.Config, logger *slog.Logger) (*App, error) {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+// Build assembles an App from a validated configuration, registering its
+// metrics and reporting its health into tel (nil: a fresh one). It checks
+// the sink, retrying while it fails for transient reasons.
+func Build(ctx context.Context, c *config.Config, logger *slog.Logger, tel *Telemetry) (*App, error) {
+	if tel == nil {
+		tel = NewTelemetry()
+	}
+	reg := tel.Registry
 	app := &App{Registry: reg, cfg: c, logger: logger}
 	ok := false
 	defer func() {
@@ -102,16 +129,21 @@ func Build(ctx context.Context, c *config.Config, logger *slog.Logger) (*App, er
 	if err != nil {
 		return nil, err
 	}
-	out, err := sink.Open(ctx, c.Sink.URL, S3Config(c), logger.With("stage", "sink"), reg)
+	out, err := sink.Open(ctx, c.Sink.URL, S3Config(c), logger.With("stage", "sink"), sinkRegisterer(reg, "data"))
 	if err != nil {
+		tel.Health.Setf(health.Sink, "cannot open %s: %v", c.Sink.URL, err)
 		return nil, fmt.Errorf("open sink: %w", err)
 	}
 	if checker, ok := out.(interface{ Check(context.Context) error }); ok {
+		tel.Health.Setf(health.Sink, "checking %s (retrying while it fails; see the logs)", out)
 		if err := checker.Check(ctx); err != nil {
+			tel.Health.Setf(health.Sink, "%s: %v", out, err)
 			return nil, fmt.Errorf("sink %s: %w", out, err)
 		}
 	}
-	deps := Deps{Sink: out}
+	tel.Health.Set(health.Sink, "")
+	logger.Info("sink checked", "sink", out.String())
+	deps := Deps{Sink: out, Health: tel.Health}
 	if c.DLQ != "" {
 		dlq, closeDLQ, err := openDLQ(ctx, c, logger, reg)
 		if err != nil {
@@ -152,27 +184,24 @@ func openDLQ(ctx context.Context, c *config.Config, logger *slog.Logger, reg pro
 		w := deadletter.NewKafkaWriter(c.Kafka.Brokers, d.Topic, logger.With("stage", "deadletter"), deadletter.WithTransport(tr))
 		return w, func() { _ = w.Close() }, nil
 	}
-	s, err := sink.Open(ctx, d.SinkURL, S3Config(c), logger.With("stage", "deadletter"), prometheus.WrapRegistererWithPrefix("flowlake_dlq_", reg))
+	s, err := sink.Open(ctx, d.SinkURL, S3Config(c), logger.With("stage", "deadletter"), sinkRegisterer(reg, "dlq"))
 	if err != nil {
 		return nil, nil, fmt.Errorf("open dead-letter sink: %w", err)
 	}
 	return deadletter.NewSinkWriter(s, ""), func() {}, nil
 }
 
+// sinkRegisterer labels a sink's metrics (flowlake_sink_s3_*) with which
+// sink they are about: "data" for the Parquet files and checkpoints, "dlq"
+// for a separate dead-letter sink.
+func sinkRegisterer(reg prometheus.Registerer, name string) prometheus.Registerer {
+	return prometheus.WrapRegistererWith(prometheus.Labels{"sink": name}, reg)
+}
+
 // Run runs the side jobs and the pipeline until the pipeline stops.
 func (a *App) Run(ctx context.Context) error {
 	sideCtx, stopSide := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopSide()
-	if a.cfg.MetricsAddr != "" {
-		ln, err := net.Listen("tcp", a.cfg.MetricsAddr)
-		if err != nil {
-			return fmt.Errorf("metrics listener: %w", err)
-		}
-		srv := &http.Server{Handler: a.handler(), ReadHeaderTimeout: 5 * time.Second}
-		go func() { _ = srv.Serve(ln) }()
-		defer srv.Close()
-		a.logger.Info("serving metrics", "addr", ln.Addr().String())
-	}
 	errs := make(chan error, len(a.sideJobs))
 	for _, job := range a.sideJobs {
 		go func() {
@@ -192,11 +221,4 @@ func (a *App) Run(ctx context.Context) error {
 		}
 	}()
 	return a.Pipeline.Run(pctx)
-}
-
-func (a *App) handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(a.Registry, promhttp.HandlerOpts{}))
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
-	return mux
 }

@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"time"
 
 	"flowlake/stages/parse"
 )
@@ -37,7 +36,6 @@ func (pt *partition) fetchLoop(ctx context.Context, start int64, out chan<- *fet
 			p.fetchBudget.Release(maxFetch)
 			continue
 		}
-		p.lastData.Store(time.Now().UnixNano())
 		size := int64(0)
 		for i := range msgs {
 			size += int64(len(msgs[i].Value))
@@ -72,12 +70,14 @@ func (pt *partition) fetchLoop(ctx context.Context, start int64, out chan<- *fet
 				p.fetchBudget.Release(reserved + held)
 				return
 			}
+			p.unmerged.Add(1) // the partition loop subtracts it when it merges or drops the chunk
 			select {
 			case out <- fc:
 			case <-ctx.Done():
 				// The chunk is parsed by a worker anyway; its budget is
 				// released here since nobody will merge it.
 				p.fetchBudget.Release(reserved + held)
+				p.unmerged.Add(-1)
 				return
 			}
 			lo = hi

@@ -36,13 +36,23 @@ type partition struct {
 	// rows and files count what this assignment wrote (for its stop log);
 	// only the goroutine running rounds touches them.
 	rows, files int64
+	// state is what the loop publishes for the offsets watcher and the
+	// metrics; roundOldest is the first-row time of the running round's
+	// oldest batch.
+	state       *partState
+	roundOldest time.Time
+	loop        string // name of the loop for /healthz
 }
 
 // syncOpen reports the change in open batches to the gauge.
 func (pt *partition) syncOpen() {
 	n := pt.batcher.Open()
 	pt.p.metrics.openBatches.Add(float64(n - pt.open))
-	pt.open = n
+	if n != pt.open {
+		pt.open = n
+		pt.publishOldest()
+	}
+	pt.publish()
 }
 
 func (p *Pipeline) handle(ctx context.Context, a *source.Assignment) error {
@@ -63,7 +73,6 @@ func (p *Pipeline) handle(ctx context.Context, a *source.Assignment) error {
 	}
 	// Waiting to join the group is not idleness: count from the assignment.
 	p.lastData.Store(time.Now().UnixNano())
-	p.assigned.Store(true)
 	logger.Info("partition started", "committed", a.Committed, "checkpoint", prog.next, "resume", start, "durable_keys", len(prog.durable))
 	if found && prog.next >= 0 && prog.next > a.Committed {
 		// A crash between a checkpoint and its Kafka commit leaves the
@@ -74,6 +83,8 @@ func (p *Pipeline) handle(ctx context.Context, a *source.Assignment) error {
 		}
 	}
 	pt := &partition{p: p, a: a, logger: logger, batcher: batch.New(p.cfg.Batch, start), prog: prog, skip: prog.skip()}
+	pt.state = p.owned.add(a.Partition, prog.next, start)
+	defer pt.release()
 	pt.roundCtx, pt.cancelRounds = context.WithCancel(p.hardCtx)
 	defer pt.cancelRounds()
 	if pt.skip != nil {
@@ -96,12 +107,14 @@ func (pt *partition) run(ctx context.Context, start int64) error {
 		// chunks nobody will merge.
 		for f := range pending {
 			p.fetchBudget.Release(f.reserved)
+			p.unmerged.Add(-1)
 		}
 	}()
 	tick := time.NewTicker(p.cfg.TickInterval)
 	defer tick.Stop()
 
 	for {
+		pt.beat()
 		in := pending
 		if pt.want && pt.inflight != nil {
 			in = nil // backpressure: wait for the running round first
@@ -115,6 +128,7 @@ func (pt *partition) run(ctx context.Context, start int64) error {
 			}
 			if err := f.chunk.Wait(ctx); err != nil {
 				p.fetchBudget.Release(f.reserved)
+				p.unmerged.Add(-1)
 				return pt.stop(ctx)
 			}
 			pt.merge(f)
@@ -130,6 +144,7 @@ func (pt *partition) run(ctx context.Context, start int64) error {
 			pt.maybeRound(time.Now(), false)
 		case err := <-pt.inflight:
 			pt.inflight = nil
+			pt.roundDone()
 			if err != nil {
 				return pt.fail(ctx, err)
 			}
@@ -149,6 +164,8 @@ func (pt *partition) merge(f *fetched) {
 	p.buffered.Add(int64(pt.batcher.Size() - before))
 	p.pool.Release(c)
 	p.fetchBudget.Release(f.reserved)
+	p.unmerged.Add(-1)
+	p.lastData.Store(time.Now().UnixNano()) // the idle clock counts from the last merge
 	p.metrics.addChunk(c.Stats)
 	pt.syncOpen()
 	if full {
@@ -161,14 +178,16 @@ func (pt *partition) maybeRound(now time.Time, stop bool) {
 	if pt.inflight != nil {
 		return
 	}
-	r := pt.batcher.Due(now, pt.p.overBudget(), stop)
-	pt.syncOpen()
+	r := pt.batcher.Due(now, pt.p.overBudget(), stop || pt.p.flushAll.Load())
 	pt.want = false
 	if r == nil {
+		pt.syncOpen()
 		return
 	}
 	done := make(chan error, 1)
 	pt.inflight = done
+	pt.roundStarted(r)
+	pt.syncOpen()
 	// Rounds survive the end of the generation (a revoke or a soft stop
 	// waits for them) but not the stop deadline nor a hard stop.
 	pt.p.rounds.Add(1)
@@ -196,6 +215,7 @@ func (pt *partition) stop(ctx context.Context) error {
 	if pt.inflight != nil {
 		err := <-pt.inflight
 		pt.inflight = nil
+		pt.roundDone()
 		if err != nil {
 			return pt.abandoned(ctx, err)
 		}
@@ -205,7 +225,10 @@ func (pt *partition) stop(ctx context.Context) error {
 	if r == nil {
 		return nil
 	}
-	if err := p.runRound(pt.roundCtx, pt, r); err != nil {
+	pt.roundStarted(r)
+	err := p.runRound(pt.roundCtx, pt, r)
+	pt.roundDone()
+	if err != nil {
 		return pt.abandoned(ctx, err)
 	}
 	pt.logger.Info("partition stopped", "next_offset", pt.prog.next, "rows_written", pt.rows, "files", pt.files)

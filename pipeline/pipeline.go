@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
+	"flowlake/pipeline/health"
 	"flowlake/stages/batch"
 	"flowlake/stages/deadletter"
 	"flowlake/stages/encode"
@@ -50,9 +51,25 @@ type Config struct {
 	// of the session timeout: past that another member may own the
 	// partition.
 	StopTimeout time.Duration
-	// ExitWhenIdle stops the pipeline cleanly once no message arrived for this
-	// long (0 = never).
+	// ExitWhenIdle makes the run a batch job: it ends once no record was
+	// merged for this long, no flush is running and the group has made
+	// every partition of the topic durable up to its high watermark
+	// (0 = never: a service).
 	ExitWhenIdle time.Duration
+	// DrainTimeout bounds how long a batch run waits, counted from the last
+	// record merged, rebalance or flush, for the group to drain the topic
+	// before it fails with ErrNotDrained. Zero means ExitWhenIdle plus the
+	// session and rebalance timeouts.
+	DrainTimeout time.Duration
+	// LagInterval is how often the brokers are asked for the topic's
+	// offsets (the lag gauges).
+	LagInterval time.Duration
+	// FlushStuckAfter is how long a flush round may run (the sink keeps
+	// failing) before the instance reports itself not ready.
+	FlushStuckAfter time.Duration
+	// WedgedAfter is how long a partition loop may make no progress before
+	// /healthz fails.
+	WedgedAfter time.Duration
 	// ProgressInterval is how often progress is logged (0 = never).
 	ProgressInterval time.Duration
 	// Seal, when set, seals hours and writes their manifests (see
@@ -103,6 +120,18 @@ func (c *Config) Defaults() {
 	if c.StopTimeout <= 0 {
 		c.StopTimeout = 60 * time.Second
 	}
+	if c.DrainTimeout <= 0 {
+		c.DrainTimeout = c.ExitWhenIdle + c.Source.SessionTimeout + c.Source.RebalanceTimeout
+	}
+	if c.LagInterval <= 0 {
+		c.LagInterval = 5 * time.Second
+	}
+	if c.FlushStuckAfter <= 0 {
+		c.FlushStuckAfter = 2 * time.Minute
+	}
+	if c.WedgedAfter <= 0 {
+		c.WedgedAfter = 2*time.Minute + c.StopTimeout
+	}
 }
 
 // Deps are the pipeline's collaborators.
@@ -114,6 +143,8 @@ type Deps struct {
 	DeadLetters deadletter.Writer
 	// Enricher adds ENI metadata; nil means none.
 	Enricher parse.Enricher
+	// Health receives readiness and liveness; nil means a private one.
+	Health *health.Health
 }
 
 // Pipeline is one flowlake consumer.
@@ -121,6 +152,7 @@ type Pipeline struct {
 	cfg     Config
 	logger  *slog.Logger
 	metrics *metrics
+	observe *observed
 	source  *source.Source
 	pool    *parse.Pool
 	encoder *encode.Encoder
@@ -131,8 +163,22 @@ type Pipeline struct {
 
 	fetchBudget *budget
 	buffered    atomic.Int64
-	lastData    atomic.Int64
-	assigned    atomic.Bool
+	// lastData is when the idle clock last restarted: a record merged, an
+	// assignment or a revoke (UnixNano). lastBusy is the last time a flush
+	// ran or fetched chunks waited to be merged.
+	lastData atomic.Int64
+	lastBusy atomic.Int64
+	// unmerged counts fetched chunks not merged yet.
+	unmerged atomic.Int64
+	// flushAll asks every partition to flush what it holds (a batch run
+	// that went idle makes its positions durable so the group drains).
+	flushAll atomic.Bool
+	// joined is set once the instance got its first assignment.
+	joined atomic.Bool
+	owned  *ownedSet
+	health *health.Health
+	// outcome is how a batch run ended, set by the offsets watcher.
+	outcome atomic.Pointer[outcome]
 	// rounds counts flush rounds running; a pipeline with one is not idle.
 	rounds atomic.Int64
 	// deadLogged counts dead letters logged one by one.
@@ -180,11 +226,18 @@ func New(cfg Config, deps Deps, logger *slog.Logger, reg prometheus.Registerer) 
 		sink: deps.Sink, dlq: dlq, fetchBudget: newBudget(cfg.FetchBufferBytes),
 		encodeSlots: make(chan struct{}, runtime.GOMAXPROCS(0)),
 		hardCtx:     hardCtx, hardStop: hardStop,
+		owned: newOwnedSet(), health: deps.Health,
+	}
+	if p.health == nil {
+		p.health = NewHealth()
+		p.health.Set(health.Sink, "") // the caller checked it, or it needs none
 	}
 	p.metrics = newMetrics(reg, &p.buffered)
+	p.observe = newObserved(reg, p)
+	src.SetHooks(source.Hooks{Assigned: p.assignedHook, JoinFailed: p.joinFailedHook})
 	p.buffers.New = func() any { return new(bytes.Buffer) }
 	p.reg = reg
-	if err := p.newSealer(context.Background(), deps.Sink, deps.DeadLetters == nil); err != nil {
+	if err := p.newSealer(deps.Sink, deps.DeadLetters == nil); err != nil {
 		return nil, fmt.Errorf("seal: %w", err)
 	}
 	return p, nil
@@ -217,19 +270,34 @@ func (p *Pipeline) Stats() Stats {
 }
 
 // Run consumes until ctx ends (a soft stop: flush, commit, return nil), a
-// permanent error occurs, or the pipeline was idle for ExitWhenIdle.
+// permanent error occurs, or, with ExitWhenIdle, the group has drained the
+// topic (nil) or cannot within DrainTimeout (ErrNotDrained,
+// source.ErrUnreachable).
 func (p *Pipeline) Run(ctx context.Context) error {
 	defer p.hardStop()
 	p.startTime = time.Now()
 	p.lastData.Store(p.startTime.UnixNano())
+	p.observe.lastDurable.Store(p.startTime.UnixNano())
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if err := p.connect(runCtx); err != nil {
+		if ctx.Err() != nil {
+			p.logSummary(outcomeStopped())
+			return nil
+		}
+		o := outcomeFailed(err)
+		p.logSummary(o)
+		return err
+	}
 	poolCtx, stopPool := context.WithCancel(context.Background())
 	g := new(errgroup.Group)
 	g.Go(func() error { return p.pool.Run(poolCtx) })
-	if p.cfg.ExitWhenIdle > 0 {
-		go p.idleWatch(runCtx, cancel)
-	}
+	watchCtx, stopWatch := context.WithCancel(runCtx)
+	watchDone := make(chan struct{})
+	go func() {
+		defer close(watchDone)
+		p.watchOffsets(watchCtx, cancel)
+	}()
 	if p.cfg.ProgressInterval > 0 {
 		go p.progressLoop(runCtx)
 	}
@@ -239,12 +307,23 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	stopAfter := context.AfterFunc(runCtx, func() { p.stopping.Store(true) })
 	defer stopAfter()
 	err := p.source.Run(runCtx, p.handle)
+	stopWatch()
+	<-watchDone
 	stopPool()
 	_ = g.Wait()
-	p.logSummary()
 	if n := p.incomplete.Load(); err == nil && n > 0 {
 		err = fmt.Errorf("%w: %d partitions could not flush before the stop deadline; their records will be re-read on the next start", ErrIncomplete, n)
 	}
+	o := p.outcome.Load()
+	switch {
+	case err != nil:
+		o = outcomeFailed(err)
+	case o == nil:
+		o = outcomeStopped()
+	case o.err != nil:
+		err = o.err
+	}
+	p.logSummary(o)
 	if err == nil {
 		p.finalSeal()
 	}
@@ -262,35 +341,6 @@ func (p *Pipeline) stopTimeout() time.Duration {
 }
 
 func (p *Pipeline) overBudget() bool { return p.buffered.Load() > p.cfg.MemoryBytes }
-
-func (p *Pipeline) idleWatch(ctx context.Context, stop context.CancelFunc) {
-	t := time.NewTicker(min(p.cfg.ExitWhenIdle/4+time.Millisecond, time.Second))
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			limit := p.cfg.ExitWhenIdle
-			if !p.assigned.Load() {
-				// A restarted member may wait up to a session timeout for
-				// its old membership to expire before it gets partitions.
-				limit += p.cfg.Source.SessionTimeout
-			}
-			if p.rounds.Load() > 0 {
-				// Flushes are running (perhaps retrying a failing sink):
-				// the work is not done, whatever the topic says.
-				p.lastData.Store(time.Now().UnixNano())
-				continue
-			}
-			if time.Since(time.Unix(0, p.lastData.Load())) >= limit {
-				p.logger.Info("no new records; stopping", "idle_for", p.cfg.ExitWhenIdle)
-				stop()
-				return
-			}
-		}
-	}
-}
 
 func (m *metrics) addChunk(s parse.Stats) {
 	m.records.Add(s.Records)
@@ -323,14 +373,22 @@ func (p *Pipeline) progressLoop(ctx context.Context) {
 	}
 }
 
-func (p *Pipeline) logSummary() {
+// logSummary logs the run's last line: its outcome and counts.
+func (p *Pipeline) logSummary(o *outcome) {
 	s := p.Stats()
 	secs := time.Since(p.startTime).Seconds()
-	args := []any{"records_in", s.Records, "rows_written", s.Rows, "dead_letters", s.DeadLetters,
+	args := []any{"outcome", o.name, "records_in", s.Records, "rows_written", s.Rows, "dead_letters", s.DeadLetters,
 		"skipped_durable", s.Skipped, "control_messages", s.Control, "files", s.Files, "file_bytes", s.FileBytes,
 		"messages", s.Messages, "seconds", fmt.Sprintf("%.2f", secs), "records_per_sec", int64(float64(s.Records) / max(secs, 1e-9))}
 	for r, n := range s.DeadByReason {
 		args = append(args, "dead_"+r, n)
 	}
-	p.logger.Info("run finished", args...)
+	if o.detail != "" {
+		args = append(args, "detail", o.detail)
+	}
+	level := slog.LevelInfo
+	if o.err != nil {
+		level = slog.LevelError
+	}
+	p.logger.Log(context.Background(), level, "run finished", args...)
 }

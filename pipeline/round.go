@@ -61,6 +61,8 @@ func (p *Pipeline) runRound(ctx context.Context, pt *partition, r *batch.Round) 
 	if err := pt.prog.store(ctx, p.sink, p.cfg.Source.Group, pt.a.Topic, pt.a.Partition); err != nil {
 		return err
 	}
+	pt.state.durable.Store(pt.prog.next)
+	p.observe.durableNow()
 	if pt.prog.next >= 0 {
 		if err := pt.a.Commit(pt.prog.next); err != nil {
 			// The checkpoint in the sink is what a restart trusts; a failed

@@ -20,7 +20,7 @@ import (
 const pruneEvery = 30 * time.Second
 
 // newSealer builds the sealer when cfg.Seal is set.
-func (p *Pipeline) newSealer(ctx context.Context, s sink.Sink, deadLetters bool) error {
+func (p *Pipeline) newSealer(s sink.Sink, deadLetters bool) error {
 	if p.cfg.Seal == nil {
 		return nil
 	}
@@ -28,16 +28,12 @@ func (p *Pipeline) newSealer(ctx context.Context, s sink.Sink, deadLetters bool)
 	if !ok {
 		return fmt.Errorf("sealing needs a sink that lists and writes conditionally; %s does not", s)
 	}
-	offs, err := source.NewOffsetReader(ctx, p.cfg.Source)
-	if err != nil {
-		return err
-	}
 	cfg := *p.cfg.Seal
 	if deadLetters {
 		cfg.DeadLetterPrefix = deadLetterPrefix
 	}
 	sl, err := seal.New(cfg, st, func(ctx context.Context) ([]seal.PartitionState, error) {
-		return p.sealStates(ctx, offs)
+		return p.sealStates(ctx)
 	}, p.logger.With("stage", "seal"), p.reg)
 	if err != nil {
 		return err
@@ -52,14 +48,10 @@ const deadLetterPrefix = "_dead_letters"
 // sealStates reads every partition's checkpoint, then the partitions' end
 // offsets (in that order, so a partition is never taken for caught up with
 // records its checkpoint does not cover).
-func (p *Pipeline) sealStates(ctx context.Context, offs *source.OffsetReader) ([]seal.PartitionState, error) {
-	parts, err := offs.Offsets(ctx)
+func (p *Pipeline) sealStates(ctx context.Context) ([]seal.PartitionState, error) {
+	ids, err := p.source.Partitions(ctx)
 	if err != nil {
 		return nil, err
-	}
-	ids := make([]int, 0, len(parts))
-	for id := range parts {
-		ids = append(ids, id)
 	}
 	sort.Ints(ids)
 	topic := p.cfg.Source.Topic
@@ -77,16 +69,20 @@ func (p *Pipeline) sealStates(ctx context.Context, offs *source.OffsetReader) ([
 		}
 		states = append(states, st)
 	}
-	ends, err := offs.Offsets(ctx)
+	offs, err := p.source.Offsets(ctx)
 	if err != nil {
 		return nil, err
+	}
+	ends := make(map[int]source.PartitionOffsets, len(offs))
+	for _, o := range offs {
+		ends[o.Partition] = o
 	}
 	for i := range states {
 		o, ok := ends[states[i].Partition]
 		if !ok {
 			return nil, errors.New("a partition vanished from the topic")
 		}
-		states[i].First, states[i].End = o.First, o.End
+		states[i].First, states[i].End = o.Start, o.End
 	}
 	return states, nil
 }

@@ -18,6 +18,8 @@ import (
 	"syscall"
 
 	"flowlake/config"
+	"flowlake/pipeline"
+	"flowlake/stages/source"
 )
 
 func main() {
@@ -50,17 +52,31 @@ func main() {
 	os.Exit(exitCode(cmd, err))
 }
 
+// Exit codes (README, "Exit codes").
+const (
+	exitFailed      = 1 // a permanent sink error, an abandoned final flush, anything else
+	exitUsage       = 2 // a wrong flag, value or config file
+	exitNotDrained  = 3 // --exit-when-idle: the group did not drain the topic within --drain-timeout
+	exitUnreachable = 4 // no Kafka broker answered (within --connect-timeout, or --drain-timeout mid-run)
+	exitRefused     = 5 // the topic does not exist, or Kafka refused the credentials or permissions
+)
+
 func exitCode(cmd string, err error) int {
+	code := exitFailed
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return 0
 	case errors.Is(err, config.ErrUsage), errors.Is(err, config.ErrInvalid):
-		fmt.Fprintf(os.Stderr, "flowlake %s: %v\n", cmd, err)
-		return 2
-	default:
-		fmt.Fprintf(os.Stderr, "flowlake %s: %v\n", cmd, err)
-		return 1
+		code = exitUsage
+	case errors.Is(err, source.ErrTopicNotFound), errors.Is(err, source.ErrAuth):
+		code = exitRefused
+	case errors.Is(err, source.ErrUnreachable):
+		code = exitUnreachable
+	case errors.Is(err, pipeline.ErrNotDrained):
+		code = exitNotDrained
 	}
+	fmt.Fprintf(os.Stderr, "flowlake %s: %v\n", cmd, err)
+	return code
 }
 
 func usage() {

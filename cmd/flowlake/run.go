@@ -17,6 +17,8 @@ func runCmd(ctx context.Context, args []string) error {
 	if errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintln(os.Stderr, "usage: flowlake run [flags]  (every flag also reads FLOWLAKE_<FLAG>)")
 		printDefaults(fs)
+		fmt.Fprintln(os.Stderr, "\nexit codes: 0 drained (--exit-when-idle) or stopped by a signal, 1 failed, 2 usage or configuration,\n"+
+			"  3 topic not drained within --drain-timeout, 4 no Kafka broker reachable, 5 topic missing or Kafka refused access")
 		return err
 	}
 	if err != nil {
@@ -26,7 +28,15 @@ func runCmd(ctx context.Context, args []string) error {
 		return err
 	}
 	logger := pipeline.NewLogger(os.Stderr, cfg.LogLevel, cfg.LogFormat)
-	app, err := pipeline.Build(ctx, cfg, logger)
+	tel := pipeline.NewTelemetry()
+	if cfg.MetricsAddr != "" {
+		stop, err := serveTelemetry(cfg.MetricsAddr, tel, logger)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	app, err := pipeline.Build(ctx, cfg, logger, tel)
 	if err != nil {
 		return err
 	}

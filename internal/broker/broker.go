@@ -339,7 +339,7 @@ func (b *Broker) Close() {
 		b.cluster = nil
 	}
 	b.removeDir()
-	b.logger.Info("kafka broker closed", "addrs", b.addrs)
+	b.logger.Debug("kafka broker closed", "addrs", b.addrs)
 }
 
 func (b *Broker) removeDir() {

@@ -384,6 +384,7 @@ type logWatch struct {
 	nAssigned int
 	parts     []int
 	addr      string
+	checked   bool // the sink was checked
 	fin       string
 	lines     []string // last lines, for failure reports
 }
@@ -427,6 +428,9 @@ func (w *logWatch) line(l string) {
 	if m := metricsRE.FindStringSubmatch(l); m != nil {
 		w.addr = m[1]
 	}
+	if strings.Contains(l, `msg="sink checked"`) {
+		w.checked = true
+	}
 	if m := finishedRE.FindStringSubmatch(l); m != nil {
 		w.fin = strings.Join(summaryRE.FindAllString(m[1], -1), " ")
 	}
@@ -448,6 +452,13 @@ func (w *logWatch) metricsAddr() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.addr
+}
+
+// sinkChecked reports whether the startup sink check passed.
+func (w *logWatch) sinkChecked() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.checked
 }
 
 func (w *logWatch) finished() string {

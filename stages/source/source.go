@@ -26,6 +26,10 @@ type Config struct {
 	SessionTimeout    time.Duration `yaml:"session_timeout"`
 	RebalanceTimeout  time.Duration `yaml:"rebalance_timeout"`
 	HeartbeatInterval time.Duration `yaml:"heartbeat_interval"`
+	// ConnectTimeout bounds how long a run with an end (--exit-when-idle)
+	// waits at start for a broker to answer before it fails; a service
+	// retries forever.
+	ConnectTimeout time.Duration `yaml:"connect_timeout"`
 	// Auth holds TLS and SASL settings.
 	Auth Auth `yaml:"auth"`
 }
@@ -50,6 +54,9 @@ func (c *Config) Defaults() {
 	if c.HeartbeatInterval <= 0 {
 		c.HeartbeatInterval = 3 * time.Second
 	}
+	if c.ConnectTimeout <= 0 {
+		c.ConnectTimeout = 30 * time.Second
+	}
 }
 
 // Assignment is one partition assigned to this member for one generation.
@@ -73,12 +80,28 @@ func (a *Assignment) Commit(next int64) error {
 // stops the whole consumer.
 type Handler func(ctx context.Context, a *Assignment) error
 
+// Hooks are told about the group membership. Each may be nil; they run on
+// the group's goroutine and must not block.
+type Hooks struct {
+	// Assigned is called with every new generation's partitions of the
+	// topic (possibly none).
+	Assigned func(generation int32, partitions []int)
+	// JoinFailed is called when joining or rejoining the group fails; the
+	// error wraps ErrUnreachable or ErrAuth where it means that.
+	JoinFailed func(err error)
+}
+
 // Source is a consumer group member.
 type Source struct {
-	cfg    Config
-	dialer *kafka.Dialer
-	logger *slog.Logger
+	cfg       Config
+	dialer    *kafka.Dialer
+	transport *kafka.Transport
+	logger    *slog.Logger
+	hooks     Hooks
 }
+
+// SetHooks sets the membership hooks; call it before Run.
+func (s *Source) SetHooks(h Hooks) { s.hooks = h }
 
 // New returns a Source.
 func New(cfg Config, logger *slog.Logger) (*Source, error) {
@@ -102,7 +125,11 @@ func New(cfg Config, logger *slog.Logger) (*Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Source{cfg: cfg, dialer: d, logger: logger}, nil
+	tr, err := cfg.Auth.Transport(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	return &Source{cfg: cfg, dialer: d, transport: tr, logger: logger}, nil
 }
 
 // Run joins the group and runs h on every assigned partition until ctx
@@ -131,6 +158,7 @@ func (s *Source) Run(ctx context.Context, h Handler) error {
 		wg       sync.WaitGroup
 		fatalMu  sync.Mutex
 		fatalErr error
+		joinLog  repeatLog
 	)
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
@@ -156,7 +184,14 @@ func (s *Source) Run(ctx context.Context, h Handler) error {
 			if runCtx.Err() != nil || errors.Is(err, kafka.ErrGroupClosed) {
 				break
 			}
-			s.logger.Warn("consumer group join failed; retrying", "err", err)
+			if errors.Is(err, kafka.RebalanceInProgress) {
+				continue // kafka-go reports it, then rejoins at once
+			}
+			err = s.classify(err)
+			if s.hooks.JoinFailed != nil {
+				s.hooks.JoinFailed(err)
+			}
+			joinLog.log(s.logger, err)
 			select {
 			case <-time.After(time.Second):
 			case <-runCtx.Done():
@@ -168,7 +203,11 @@ func (s *Source) Run(ctx context.Context, h Handler) error {
 		for i, p := range parts {
 			ids[i] = p.ID
 		}
+		joinLog.reset()
 		s.logger.Info("partitions assigned", "generation", gen.ID, "member", gen.MemberID, "partitions", ids)
+		if s.hooks.Assigned != nil {
+			s.hooks.Assigned(gen.ID, ids)
+		}
 		for _, p := range parts {
 			a := &Assignment{Topic: s.cfg.Topic, Partition: p.ID, Committed: p.Offset, gen: gen}
 			wg.Add(1)
@@ -194,3 +233,28 @@ func mergeDone(a, b context.Context) (context.Context, context.CancelFunc) {
 	stop := context.AfterFunc(b, cancel)
 	return ctx, func() { stop(); cancel() }
 }
+
+// repeatLog logs a failure that repeats every second or so (a group that
+// cannot join) when it first happens, when its text changes, and then once
+// a minute with the number of attempts in between.
+type repeatLog struct {
+	last     string
+	lastAt   time.Time
+	repeated int
+}
+
+func (r *repeatLog) log(logger *slog.Logger, err error) {
+	msg := err.Error()
+	r.repeated++
+	if msg == r.last && time.Since(r.lastAt) < time.Minute {
+		return
+	}
+	level, text := slog.LevelWarn, "consumer group join failed; retrying"
+	if Permanent(err) {
+		level, text = slog.LevelError, "consumer group join refused; retrying until an operator fixes it"
+	}
+	logger.Log(context.Background(), level, text, "err", err, "attempts", r.repeated)
+	r.last, r.lastAt, r.repeated = msg, time.Now(), 0
+}
+
+func (r *repeatLog) reset() { *r = repeatLog{} }
