@@ -323,10 +323,10 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	case o.err != nil:
 		err = o.err
 	}
-	p.logSummary(o)
 	if err == nil {
-		p.finalSeal()
+		p.finalSeal() // before the summary, which stays the last line
 	}
+	p.logSummary(o)
 	return err
 }
 
