@@ -49,6 +49,8 @@ bench: tools
 fuzz:
 	$(GO) test ./schema/ -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 60s
 	$(GO) test ./stages/parse/ -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 60s
+	$(GO) test ./schema/ -run '^$$' -fuzz '^FuzzParseHeader$$' -fuzztime 60s
+	$(GO) test ./schema/ -run '^$$' -fuzz '^FuzzParseFormat$$' -fuzztime 60s
 
 clean:
 	rm -rf ./data $(BIN)/flowlake

@@ -1,16 +1,11 @@
 package config
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"regexp"
 	"strings"
 	"time"
-
-	"gopkg.in/yaml.v3"
 
 	"flowlake/schema"
 	"flowlake/stages/batch"
@@ -36,6 +31,7 @@ type Config struct {
 	Memory           Memory        `yaml:"memory"`
 	Enrich           Enrich        `yaml:"enrich"`
 	Seal             Seal          `yaml:"seal"`
+	Input            Input         `yaml:"input"`
 	ExitWhenIdle     time.Duration `yaml:"exit_when_idle"`
 	// DrainTimeout bounds how long a batch run (ExitWhenIdle) waits for the
 	// group to drain the topic; 0 means exit_when_idle + session timeout +
@@ -50,6 +46,11 @@ type Config struct {
 	Embedded bool `yaml:"embedded"`
 	// EmbeddedRecords is how many records the embedded demo generates.
 	EmbeddedRecords int `yaml:"embedded_records"`
+
+	// origins records where each setting's value came from (file line,
+	// variable, flag); pending holds problems found while loading.
+	origins map[string]origin
+	pending Problems
 }
 
 // Sink configures where files go.
@@ -108,6 +109,7 @@ func Default() Config {
 		Memory:           Memory{MaxBufferedBytes: 1 << 30, FetchBufferBytes: 128 << 20},
 		Enrich:           Enrich{RefreshInterval: 5 * time.Minute, PollInterval: 10 * time.Second},
 		Seal:             DefaultSeal,
+		Input:            defaultInput(),
 		MetricsAddr:      "",
 		LogLevel:         "info",
 		LogFormat:        "text",
@@ -116,149 +118,166 @@ func Default() Config {
 	}
 }
 
-// LoadFile decodes a YAML file over c, rejecting unknown keys. There is no
-// ${VAR} expansion: formats use that syntax; FLOWLAKE_* variables override
-// any field that has a flag.
-func (c *Config) LoadFile(path string) error {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Errorf("read config: %w", err)
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("config %s: %w", path, err)
-	}
-	return nil
-}
-
 var flowLogIDRE = regexp.MustCompile(`^fl-[0-9a-z]{1,32}$`)
 
 // ErrInvalid is wrapped by every validation error.
 var ErrInvalid = errors.New("invalid configuration")
 
-func invalid(field, format string, args ...any) error {
-	return fmt.Errorf("%w: %s: %s", ErrInvalid, field, fmt.Sprintf(format, args...))
+// validator collects problems, each located by where its value came from.
+type validator struct {
+	c  *Config
+	ps Problems
 }
 
-// Validate checks the configuration; errors name the field (flag name).
+func (v *validator) bad(path, format string, args ...any) {
+	v.ps = append(v.ps, Problem{Path: path, Msg: fmt.Sprintf(format, args...), where: v.c.originOf(path)})
+}
+
+// Validate checks the whole configuration and returns every problem at
+// once (Problems, wrapping ErrInvalid): those found while loading the file,
+// the environment and secret files, then every invalid value. Each names
+// its YAML path and where the value came from (line, variable or flag).
 func (c *Config) Validate() error {
-	if !c.Embedded {
-		if len(c.Kafka.Brokers) == 0 {
-			return invalid("--brokers", "at least one broker is required (or --embedded for the demo)")
-		}
+	return c.problems().err()
+}
+
+// Problems returns what Validate reports, as a list.
+func (c *Config) Problems() Problems {
+	return c.problems()
+}
+
+func (c *Config) problems() Problems {
+	v := &validator{c: c, ps: append(Problems(nil), c.pending...)}
+	if !c.Embedded && len(c.Kafka.Brokers) == 0 {
+		v.bad("kafka.brokers", "at least one broker is required (or --embedded for the demo)")
 	}
 	for _, b := range c.Kafka.Brokers {
 		if !strings.Contains(b, ":") {
-			return invalid("--brokers", "%q is not host:port", b)
+			v.bad("kafka.brokers", "%q is not host:port", b)
 		}
 	}
 	if c.Kafka.Topic == "" {
-		return invalid("--topic", "required")
+		v.bad("kafka.topic", "required")
 	}
-	if err := c.validateSeal(); err != nil {
-		return err
-	}
+	c.validateSeal(v)
 	if c.Kafka.Group == "" {
-		return invalid("--group", "required")
+		v.bad("kafka.group", "required")
 	}
 	if err := c.Kafka.Auth.Validate(); err != nil {
-		return invalid("--kafka-sasl", "%v", err)
+		v.bad("kafka.auth.sasl", "%v", err)
 	}
 	if c.Kafka.StartOffset != "earliest" && c.Kafka.StartOffset != "latest" {
-		return invalid("--start-offset", "%q: want earliest or latest", c.Kafka.StartOffset)
+		v.bad("kafka.start_offset", "%q: want earliest or latest", c.Kafka.StartOffset)
 	}
 	if _, err := c.ParsedFormat(); err != nil {
-		return invalid("--format", "%v", err)
+		v.bad("format", "%v", err)
 	}
-	if _, err := c.ParsedFormats(); err != nil {
-		return invalid("formats", "%v", err)
+	for topic, s := range c.Formats {
+		if _, err := schema.ParseFormat(s, schema.AllowNewerFields(c.AllowNewerFields)); err != nil {
+			v.bad("formats."+topic, "%v", err)
+		}
 	}
 	if !schema.ValidRegion([]byte(c.Region)) {
-		return invalid("--region", "%q is not a region name", c.Region)
+		v.bad("region", "%q is not a region name", c.Region)
 	}
 	if !schema.ValidAccount([]byte(c.Account)) {
-		return invalid("--account", "%q is not a 12-digit account id", c.Account)
+		v.bad("account", "%q is not a 12-digit account id", c.Account)
 	}
 	if !flowLogIDRE.MatchString(c.FlowLogID) {
-		return invalid("--flow-log-id", "%q: want fl- followed by lowercase hex", c.FlowLogID)
+		v.bad("flow_log_id", "%q: want fl- followed by lowercase hex", c.FlowLogID)
 	}
-	loc, err := sink.ParseURL(c.Sink.URL)
-	if err != nil {
-		return invalid("--sink", "%v", err)
+	if _, err := sink.ParseURL(c.Sink.URL); err != nil {
+		v.bad("sink.url", "%v", err)
 	}
-	_ = loc
 	if c.DLQ != "" {
 		if _, err := ParseDLQ(c.DLQ); err != nil {
-			return invalid("--dlq", "%v", err)
+			v.bad("dlq", "%v", err)
 		}
 	}
 	switch c.Sink.S3.Checksum {
 	case "CRC64NVME", "SHA256":
 	default:
-		return invalid("--s3-checksum", "%q: want CRC64NVME or SHA256", c.Sink.S3.Checksum)
+		v.bad("sink.s3.checksum", "%q: want CRC64NVME or SHA256", c.Sink.S3.Checksum)
 	}
 	switch c.Sink.S3.SSE {
 	case "", "AES256", "aws:kms":
 	default:
-		return invalid("--s3-sse", "%q: want AES256 or aws:kms", c.Sink.S3.SSE)
+		v.bad("sink.s3.sse", "%q: want AES256 or aws:kms", c.Sink.S3.SSE)
 	}
 	if c.Sink.S3.KMSKeyID != "" && c.Sink.S3.SSE != "aws:kms" {
-		return invalid("--s3-kms-key-id", "needs --s3-sse aws:kms")
+		v.bad("sink.s3.kms_key_id", "needs sink.s3.sse aws:kms (--s3-sse)")
 	}
 	switch c.Sink.S3.ObjectLockMode {
 	case "":
 	case "GOVERNANCE", "COMPLIANCE":
 		if c.Sink.S3.ObjectLockDays <= 0 {
-			return invalid("--s3-object-lock-days", "must be positive with --s3-object-lock-mode")
+			v.bad("sink.s3.object_lock_days", "must be positive with sink.s3.object_lock_mode (--s3-object-lock-mode)")
 		}
 	default:
-		return invalid("--s3-object-lock-mode", "%q: want GOVERNANCE or COMPLIANCE", c.Sink.S3.ObjectLockMode)
+		v.bad("sink.s3.object_lock_mode", "%q: want GOVERNANCE or COMPLIANCE", c.Sink.S3.ObjectLockMode)
 	}
 	switch c.Parquet.Codec {
 	case "zstd", "snappy", "gzip", "none":
 	default:
-		return invalid("--parquet-codec", "%q: want zstd, snappy, gzip or none", c.Parquet.Codec)
+		v.bad("parquet.codec", "%q: want zstd, snappy, gzip or none", c.Parquet.Codec)
 	}
 	checks := []struct {
-		ok    bool
-		field string
+		ok   bool
+		path string
+		want string
 	}{
-		{c.Batch.MaxRows > 0, "--batch-max-rows"},
-		{c.Batch.MaxBytes > 0, "--batch-max-bytes"},
-		{c.Batch.MaxAge > 0, "--batch-max-age"},
-		{c.Batch.Grace >= 0, "--batch-grace"},
-		{c.Batch.MaxDeadLetters > 0, "batch.max_dead_letters"},
-		{c.Memory.MaxBufferedBytes > 0, "--max-buffered-bytes"},
-		{c.Memory.FetchBufferBytes > 0, "--fetch-buffer-bytes"},
-		{c.Kafka.FetchMaxBytes > 0, "--fetch-max-bytes"},
-		{c.ExitWhenIdle >= 0, "--exit-when-idle"},
-		{c.DrainTimeout >= 0, "--drain-timeout"},
-		{c.Kafka.ConnectTimeout > 0, "--connect-timeout"},
-		{len(c.Enrich.TagKeys) <= schema.MaxTagColumns, "--eni-tag-keys"},
+		{c.Batch.MaxRows > 0, "batch.max_rows", "must be positive"},
+		{c.Batch.MaxBytes > 0, "batch.max_bytes", "must be positive"},
+		{c.Batch.MaxAge > 0, "batch.max_age", "must be positive"},
+		{c.Batch.Grace >= 0, "batch.grace", "must not be negative"},
+		{c.Batch.MaxDeadLetters > 0, "batch.max_dead_letters", "must be positive"},
+		{c.Memory.MaxBufferedBytes > 0, "memory.max_buffered_bytes", "must be positive"},
+		{c.Memory.FetchBufferBytes > 0, "memory.fetch_buffer_bytes", "must be positive"},
+		{c.Kafka.FetchMaxBytes > 0, "kafka.fetch_max_bytes", "must be positive"},
+		{c.Kafka.FetchMaxWait > 0, "kafka.fetch_max_wait", "must be positive"},
+		{c.Kafka.SessionTimeout >= 6*time.Second, "kafka.session_timeout", "must be at least 6s (brokers reject less by default)"},
+		{c.Kafka.RebalanceTimeout > 0, "kafka.rebalance_timeout", "must be positive"},
+		{c.Kafka.HeartbeatInterval > 0 && c.Kafka.HeartbeatInterval < c.Kafka.SessionTimeout, "kafka.heartbeat_interval", "must be positive and below kafka.session_timeout"},
+		{c.Sink.S3.PartSize >= 5<<20 && c.Sink.S3.PartSize <= 5<<30, "sink.s3.part_size", "must be between 5 MiB and 5 GiB (S3's part size limits)"},
+		{c.Sink.S3.MultipartThreshold > 0, "sink.s3.multipart_threshold", "must be positive"},
+		{c.Sink.S3.RequestTimeout > 0, "sink.s3.request_timeout", "must be positive"},
+		{c.Sink.S3.ObjectLockDays >= 0, "sink.s3.object_lock_days", "must not be negative"},
+		{c.Parquet.PageBytes >= 0, "parquet.page_bytes", "must not be negative"},
+		{c.Enrich.RefreshInterval > 0, "enrich.refresh_interval", "must be positive"},
+		{c.Enrich.PollInterval > 0, "enrich.poll_interval", "must be positive"},
+		{c.ExitWhenIdle >= 0, "exit_when_idle", "must not be negative"},
+		{c.DrainTimeout >= 0, "drain_timeout", "must not be negative"},
+		{c.Kafka.ConnectTimeout > 0, "kafka.connect_timeout", "must be positive"},
+		{c.ProgressInterval >= 0, "progress_interval", "must not be negative"},
+		{c.EmbeddedRecords >= 0, "embedded_records", "must not be negative"},
+		{len(c.Enrich.TagKeys) <= schema.MaxTagColumns, "enrich.tag_keys", fmt.Sprintf("at most %d keys", schema.MaxTagColumns)},
 	}
 	for _, ch := range checks {
 		if !ch.ok {
-			return invalid(ch.field, "out of range")
+			v.bad(ch.path, "%s", ch.want)
 		}
 	}
+	c.Input.validate(v)
 	if c.DrainTimeout > 0 && c.DrainTimeout <= c.ExitWhenIdle {
-		return invalid("--drain-timeout", "%v must be longer than --exit-when-idle (%v)", c.DrainTimeout, c.ExitWhenIdle)
+		v.bad("drain_timeout", "%v must be longer than exit_when_idle (%v)", c.DrainTimeout, c.ExitWhenIdle)
 	}
-	if c.Memory.MaxBufferedBytes < int64(c.Batch.MaxBytes) {
-		return invalid("--max-buffered-bytes", "smaller than --batch-max-bytes (%d)", c.Batch.MaxBytes)
+	if c.Memory.MaxBufferedBytes > 0 && c.Memory.MaxBufferedBytes < int64(c.Batch.MaxBytes) {
+		v.bad("memory.max_buffered_bytes", "%d is smaller than batch.max_bytes (%d)", c.Memory.MaxBufferedBytes, c.Batch.MaxBytes)
+	}
+	if len(c.Enrich.RoleARNs) > 0 && len(c.Enrich.Regions) == 0 {
+		v.bad("enrich.role_arns", "needs enrich.regions (--eni-regions): roles are assumed to read the EC2 API")
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
-		return invalid("--log-level", "%q: want debug, info, warn or error", c.LogLevel)
+		v.bad("log_level", "%q: want debug, info, warn or error", c.LogLevel)
 	}
 	switch c.LogFormat {
 	case "text", "json":
 	default:
-		return invalid("--log-format", "%q: want text or json", c.LogFormat)
+		v.bad("log_format", "%q: want text or json", c.LogFormat)
 	}
-	return nil
+	return v.ps
 }
 
 // ParsedFormat returns the run-wide format.

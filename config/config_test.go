@@ -44,14 +44,14 @@ func TestGoodFiles(t *testing.T) {
 
 func TestBadFiles(t *testing.T) {
 	tests := []struct{ file, errMsg string }{
-		{"unknown_key.bad.yaml", "field topik not found"},
-		{"bad_format.bad.yaml", `--format: invalid flow log format: unknown field "bogus"`},
+		{"unknown_key.bad.yaml", "kafka.topik: unknown key (line 3), did you mean topic?"},
+		{"bad_format.bad.yaml", `format: invalid flow log format: unknown field "bogus" (line 3)`},
 		{"dup_field.bad.yaml", `"version" appears twice`},
-		{"bad_region.bad.yaml", `--region: "../x" is not a region name`},
-		{"bad_sink.bad.yaml", `--sink`},
-		{"bad_duration.bad.yaml", "cannot unmarshal"},
-		{"lock_days.bad.yaml", "--s3-object-lock-days"},
-		{"no_brokers.bad.yaml", "--brokers"},
+		{"bad_region.bad.yaml", `region: "../x" is not a region name (line 3)`},
+		{"bad_sink.bad.yaml", `sink.url: sink URL "ftp://x": unsupported scheme "ftp" (want file or s3) (line 4)`},
+		{"bad_duration.bad.yaml", `batch.max_age: "fast": want a duration such as 500ms, 30s, 5m or 1h (line 4)`},
+		{"lock_days.bad.yaml", "sink.s3.object_lock_days (--s3-object-lock-days): must be positive"},
+		{"no_brokers.bad.yaml", "kafka.brokers (--brokers): at least one broker"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -94,7 +94,6 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"--bogus"}, [2]string{}, "flag provided but not defined: -bogus"},
 		{[]string{"--batch-max-rows", "many"}, [2]string{}, `invalid value "many" for flag -batch-max-rows`},
 		{[]string{"--exit-when-idle", "soon"}, [2]string{}, `invalid value "soon" for flag -exit-when-idle`},
-		{nil, [2]string{"FLOWLAKE_EXIT_WHEN_IDLE", "xyz"}, `FLOWLAKE_EXIT_WHEN_IDLE: invalid value "xyz"`},
 		{[]string{"extra"}, [2]string{}, `unexpected argument "extra"`},
 	}
 	for _, tt := range tests {

@@ -25,12 +25,11 @@ func sealFlags(fs *flag.FlagSet, c *Config) {
 	fs.DurationVar(&c.Seal.Interval, "seal-interval", c.Seal.Interval, "how often to look for hours to seal besides after flush rounds")
 }
 
-func (c *Config) validateSeal() error {
+func (c *Config) validateSeal(v *validator) {
 	if c.Seal.Lateness < 0 {
-		return invalid("--seal-lateness", "must not be negative")
+		v.bad("seal.lateness", "must not be negative")
 	}
 	if c.Seal.Interval <= 0 {
-		return invalid("--seal-interval", "must be positive")
+		v.bad("seal.interval", "must be positive")
 	}
-	return nil
 }

@@ -19,15 +19,26 @@ import (
 	"flowlake/stages/sink"
 )
 
-// NewLogger returns a slog logger writing text or JSON at level.
+// NewLogger returns a slog logger writing text or JSON at level, with
+// repeated warnings sampled (LimitHandler). Call FlushLogger before
+// exiting so counts of suppressed messages are written.
 func NewLogger(w io.Writer, level, format string) *slog.Logger {
 	var l slog.Level
 	_ = l.UnmarshalText([]byte(level))
 	opts := &slog.HandlerOptions{Level: l}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
 	if format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		h = slog.NewJSONHandler(w, opts)
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(NewLimitHandler(h, LogBurst, LogWindow))
+}
+
+// FlushLogger writes the counts of suppressed messages of a logger made by
+// NewLogger (or any logger over a LimitHandler); others are left alone.
+func FlushLogger(l *slog.Logger) {
+	if h, ok := l.Handler().(*LimitHandler); ok {
+		h.Flush()
+	}
 }
 
 // Telemetry is what the HTTP endpoint serves: metrics and health. It exists
@@ -83,8 +94,12 @@ func PipelineConfig(c *config.Config) (Config, error) {
 		return Config{}, err
 	}
 	return Config{
-		Source:           c.Kafka,
-		Parse:            parse.Config{Format: format, Formats: formats, AllowNewerFields: c.AllowNewerFields, Region: c.Region, Account: c.Account},
+		Source: c.Kafka,
+		Parse: parse.Config{Format: format, Formats: formats, AllowNewerFields: c.AllowNewerFields, Region: c.Region, Account: c.Account,
+			MaxLineBytes: c.Input.MaxLineBytes, MaxDeadPerMessage: c.Input.MaxDeadLettersPerMessage,
+			MaxAhead: c.Input.MaxRecordAhead, MaxBehind: c.Input.MaxRecordBehind},
+		OnOffsetReset:    c.Input.OnOffsetReset,
+		AllowSharedSink:  c.Input.AllowSharedSink,
 		Batch:            c.Batch,
 		Encode:           c.Parquet,
 		FlowLogID:        c.FlowLogID,

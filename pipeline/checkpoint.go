@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"flowlake/schema"
@@ -31,11 +33,30 @@ type checkpoint struct {
 	Durable []durable `json:"durable,omitempty"`
 	// DeadLetters is the last dead letter at or after Next already written.
 	DeadLetters *schema.Pos `json:"dead_letters,omitempty"`
+	// Segments hold the rest of the durable entries, spilled once Durable
+	// grew past spillEntries, so the checkpoint rewritten every round stays
+	// small however many keys an old batch holds behind Next. A later
+	// entry of a key wins over an earlier segment's.
+	Segments []segment `json:"segments,omitempty"`
+	// Seq numbers segment objects.
+	Seq int64 `json:"seq,omitempty"`
 	// Watermark and Hours are the partition's sealing state (see seal.go).
 	Watermark int64           `json:"watermark,omitempty"`
 	Hours     []seal.HourMark `json:"hours,omitempty"`
 	Updated   string          `json:"updated"`
 }
+
+// segment is a spilled object of durable entries.
+type segment struct {
+	Key string `json:"key"`
+	// MaxOffset is the highest offset of its entries: once Next passes
+	// it, no entry of the segment matters.
+	MaxOffset int64 `json:"max_offset"`
+}
+
+// spillEntries is how many durable entries a checkpoint carries inline;
+// past it they move to a segment object written once.
+const spillEntries = 1000
 
 type durable struct {
 	parse.SkipKey
@@ -56,12 +77,21 @@ type progress struct {
 	watermark int64
 	hours     map[schema.PartitionKey]int64
 	pruned    time.Time
+	// fresh are the keys whose durable entry is in no segment yet; they
+	// go inline in the checkpoint, or to a new segment once too many.
+	fresh    map[parse.SkipKey]struct{}
+	segments []segment
+	seq      int64
+}
+
+func newProgress(next int64) *progress {
+	return &progress{next: next, durable: map[parse.SkipKey]schema.Pos{}, fresh: map[parse.SkipKey]struct{}{}, hours: map[schema.PartitionKey]int64{}}
 }
 
 func loadCheckpoint(ctx context.Context, s sink.Sink, group, topic string, partition int) (*progress, bool, error) {
 	b, err := s.Get(ctx, checkpointKey(group, topic, partition))
 	if errors.Is(err, sink.ErrNotFound) {
-		return &progress{next: -1, durable: map[parse.SkipKey]schema.Pos{}, hours: map[schema.PartitionKey]int64{}}, false, nil
+		return newProgress(-1), false, nil
 	}
 	if err != nil {
 		return nil, false, fmt.Errorf("read checkpoint: %w", err)
@@ -70,17 +100,43 @@ func loadCheckpoint(ctx context.Context, s sink.Sink, group, topic string, parti
 	if err := json.Unmarshal(b, &c); err != nil {
 		return nil, false, fmt.Errorf("decode checkpoint %s: %w", checkpointKey(group, topic, partition), err)
 	}
-	if c.Version != 1 || c.Topic != topic || c.Partition != partition {
+	if (c.Version != 1 && c.Version != 2) || c.Topic != topic || c.Partition != partition {
 		return nil, false, fmt.Errorf("checkpoint %s does not match %s/%d", checkpointKey(group, topic, partition), topic, partition)
 	}
-	p := &progress{next: c.Next, durable: make(map[parse.SkipKey]schema.Pos, len(c.Durable)), dead: c.DeadLetters,
-		watermark: c.Watermark, hours: make(map[schema.PartitionKey]int64, len(c.Hours))}
+	p := newProgress(c.Next)
+	p.dead, p.seq, p.watermark = c.DeadLetters, c.Seq, c.Watermark
 	for _, h := range c.Hours {
 		p.hours[h.Key()] = h.LastOffset
 	}
-	for _, d := range c.Durable {
-		p.durable[d.SkipKey] = d.Pos
+	merge := func(ds []durable, fresh bool) {
+		for _, d := range ds {
+			if d.Pos.Offset < p.next {
+				continue
+			}
+			if old, ok := p.durable[d.SkipKey]; !ok || old.Less(d.Pos) {
+				p.durable[d.SkipKey] = d.Pos
+			}
+			if fresh {
+				p.fresh[d.SkipKey] = struct{}{}
+			}
+		}
 	}
+	for _, sg := range c.Segments {
+		if sg.MaxOffset < p.next {
+			continue
+		}
+		sb, err := s.Get(ctx, sg.Key)
+		if err != nil {
+			return nil, false, fmt.Errorf("read checkpoint segment %s: %w", sg.Key, err)
+		}
+		var ds []durable
+		if err := json.Unmarshal(sb, &ds); err != nil {
+			return nil, false, fmt.Errorf("decode checkpoint segment %s: %w", sg.Key, err)
+		}
+		merge(ds, false)
+		p.segments = append(p.segments, sg)
+	}
+	merge(c.Durable, true)
 	return p, true, nil
 }
 
@@ -106,6 +162,7 @@ func (p *progress) advance(commit int64, files map[parse.SkipKey]schema.Pos, dea
 	for k, v := range files {
 		if old, ok := p.durable[k]; !ok || old.Less(v) {
 			p.durable[k] = v
+			p.fresh[k] = struct{}{}
 		}
 	}
 	if dead != nil && (p.dead == nil || p.dead.Less(*dead)) {
@@ -118,19 +175,22 @@ func (p *progress) advance(commit int64, files map[parse.SkipKey]schema.Pos, dea
 	for k, v := range p.durable {
 		if v.Offset < p.next {
 			delete(p.durable, k)
+			delete(p.fresh, k)
 		}
 	}
+	p.segments = slices.DeleteFunc(p.segments, func(sg segment) bool { return sg.MaxOffset < p.next })
 	if p.dead != nil && p.dead.Offset < p.next {
 		p.dead = nil
 	}
 }
 
 func (p *progress) store(ctx context.Context, s sink.Sink, group, topic string, partition int) error {
-	c := checkpoint{Version: 1, Group: group, Topic: topic, Partition: partition, Next: p.next,
-		DeadLetters: p.dead, Watermark: p.watermark, Updated: time.Now().UTC().Format(time.RFC3339Nano)}
-	for k, v := range p.durable {
-		c.Durable = append(c.Durable, durable{SkipKey: k, Pos: v})
+	if len(p.fresh) > spillEntries {
+		if err := p.spill(ctx, s, group, topic, partition); err != nil {
+			return err
+		}
 	}
+	c := checkpoint{Version: 1, Group: group, Topic: topic, Partition: partition, Next: p.next}
 	c.Hours = p.hourMarks()
 	b, err := json.Marshal(c)
 	if err != nil {
@@ -139,5 +199,30 @@ func (p *progress) store(ctx context.Context, s sink.Sink, group, topic string, 
 	if err := s.Put(ctx, checkpointKey(group, topic, partition), b); err != nil {
 		return fmt.Errorf("write checkpoint: %w", err)
 	}
+	return nil
+}
+
+// spill writes the fresh durable entries to a new segment object, before
+// the checkpoint that lists it. A crash in between leaves an object no
+// checkpoint names, which is harmless.
+func (p *progress) spill(ctx context.Context, s sink.Sink, group, topic string, partition int) error {
+	ds := make([]durable, 0, len(p.fresh))
+	maxOff := int64(-1)
+	for k := range p.fresh {
+		v := p.durable[k]
+		ds = append(ds, durable{SkipKey: k, Pos: v})
+		maxOff = max(maxOff, v.Offset)
+	}
+	p.seq++
+	key := strings.TrimSuffix(checkpointKey(group, topic, partition), ".json") + ".segments/" + strconv.FormatInt(p.seq, 10) + ".json"
+	b, err := json.Marshal(ds)
+	if err != nil {
+		return fmt.Errorf("encode checkpoint segment: %w", err)
+	}
+	if err := s.Put(ctx, key, b); err != nil {
+		return fmt.Errorf("write checkpoint segment: %w", err)
+	}
+	p.segments = append(p.segments, segment{Key: key, MaxOffset: maxOff})
+	clear(p.fresh)
 	return nil
 }

@@ -30,6 +30,7 @@ func (pt *partition) fetchLoop(ctx context.Context, start int64, out chan<- *fet
 		msgs, err := f.Fetch(ctx, nil)
 		if err != nil {
 			p.fetchBudget.Release(maxFetch)
+			pt.fetchErr = err // read by the loop once out is closed
 			return
 		}
 		if len(msgs) == 0 {

@@ -30,13 +30,18 @@ type metrics struct {
 	openBatches    prometheus.Gauge
 	roundSeconds   prometheus.Histogram
 	deadByReason   map[schema.Reason]*atomic.Int64
+	// Hostile input and environments (hostile.go).
+	empty         atomic.Int64
+	emptyTotal    prometheus.Counter
+	deadSummaries prometheus.Counter
+	offsetResets  *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer, buffered *atomic.Int64) *metrics {
 	m := &metrics{
 		recordsTotal:   prometheus.NewCounter(prometheus.CounterOpts{Name: "flowlake_records_total", Help: "Records read: rows written plus dead letters plus records skipped as already durable."}),
 		rowsTotal:      prometheus.NewCounter(prometheus.CounterOpts{Name: "flowlake_rows_written_total", Help: "Rows in durable Parquet files."}),
-		deadTotal:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "flowlake_dead_letters_total", Help: "Records and messages sent to the dead-letter sink, by reason."}, []string{"reason"}),
+		deadTotal:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "flowlake_dead_letters_total", Help: "Rejected records and messages kept as dead letters, by reason (a summary dead letter counts for every record it stands for)."}, []string{"reason"}),
 		skippedTotal:   prometheus.NewCounter(prometheus.CounterOpts{Name: "flowlake_records_skipped_durable_total", Help: "Re-delivered records skipped because a file written before a restart holds them."}),
 		controlTotal:   prometheus.NewCounter(prometheus.CounterOpts{Name: "flowlake_cloudwatch_control_messages_total", Help: "CloudWatch Logs control messages skipped."}),
 		messagesTotal:  prometheus.NewCounter(prometheus.CounterOpts{Name: "flowlake_source_messages_total", Help: "Kafka messages read."}),
@@ -51,6 +56,7 @@ func newMetrics(reg prometheus.Registerer, buffered *atomic.Int64) *metrics {
 		roundSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "flowlake_flush_round_seconds", Help: "Time to make a flush round durable and commit it.", Buckets: prometheus.ExponentialBuckets(0.01, 2, 14)}),
 		deadByReason: make(map[schema.Reason]*atomic.Int64),
 	}
+	m.registerHostile(reg)
 	for _, r := range schema.Reasons {
 		m.deadTotal.WithLabelValues(string(r))
 		m.deadByReason[r] = new(atomic.Int64)
@@ -65,11 +71,11 @@ func newMetrics(reg prometheus.Registerer, buffered *atomic.Int64) *metrics {
 	return m
 }
 
-func (m *metrics) deadReason(r schema.Reason) {
+func (m *metrics) deadReason(r schema.Reason, n int64) {
 	c, ok := m.deadByReason[r]
 	if !ok {
 		return
 	}
-	c.Add(1)
-	m.deadTotal.WithLabelValues(string(r)).Inc()
+	c.Add(n)
+	m.deadTotal.WithLabelValues(string(r)).Add(float64(n))
 }

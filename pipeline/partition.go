@@ -32,10 +32,14 @@ type partition struct {
 	roundCtx     context.Context
 	cancelRounds context.CancelFunc
 	want         bool // a round is due but another one is running
+	more         bool // the running round left due batches for the next
 	open         int  // open batches last reported to the gauge
 	// rows and files count what this assignment wrote (for its stop log);
 	// only the goroutine running rounds touches them.
 	rows, files int64
+	// fetchErr is why the fetch loop ended, set before it closes its
+	// channel (an *source.OffsetResetError, or ctx's error).
+	fetchErr error
 	// state is what the loop publishes for the offsets watcher and the
 	// metrics; roundOldest is the first-row time of the running round's
 	// oldest batch.
@@ -82,21 +86,35 @@ func (p *Pipeline) handle(ctx context.Context, a *source.Assignment) error {
 			logger.Debug("kafka offset commit failed", "offset", prog.next, "err", err)
 		}
 	}
+	for {
+		err := p.newPartition(a, logger, prog, start).run(ctx, start)
+		var reset *source.OffsetResetError
+		if !errors.As(err, &reset) || ctx.Err() != nil {
+			return err
+		}
+		if prog, err = p.offsetReset(ctx, a, logger, reset); err != nil {
+			return err
+		}
+		start = prog.next
+	}
+}
+
+func (p *Pipeline) newPartition(a *source.Assignment, logger *slog.Logger, prog *progress, start int64) *partition {
 	pt := &partition{p: p, a: a, logger: logger, batcher: batch.New(p.cfg.Batch, start), prog: prog, skip: prog.skip()}
-	pt.state = p.owned.add(a.Partition, prog.next, start)
-	defer pt.release()
+	pt.state = p.owned.add(a.Partition, prog.next, start) // run releases it
 	pt.roundCtx, pt.cancelRounds = context.WithCancel(p.hardCtx)
-	defer pt.cancelRounds()
 	if pt.skip != nil {
 		pt.skipUntil = pt.skip.Dead.Offset
 		for _, pos := range pt.skip.Groups {
 			pt.skipUntil = max(pt.skipUntil, pos.Offset)
 		}
 	}
-	return pt.run(ctx, start)
+	return pt
 }
 
 func (pt *partition) run(ctx context.Context, start int64) error {
+	defer pt.release()
+	defer pt.cancelRounds()
 	p := pt.p
 	fetchCtx, stopFetch := context.WithCancel(ctx)
 	pending := make(chan *fetched, p.cfg.PendingChunks)
@@ -124,7 +142,15 @@ func (pt *partition) run(ctx context.Context, start int64) error {
 			return pt.stop(ctx)
 		case f, ok := <-in:
 			if !ok {
-				return pt.stop(ctx) // the fetch loop ends only with ctx
+				// The fetch loop ends with ctx, or when the position is
+				// outside the log: then what is held is flushed first
+				// (it is good data) and the caller applies the policy.
+				err := pt.stop(ctx)
+				var reset *source.OffsetResetError
+				if errors.As(pt.fetchErr, &reset) && err == nil {
+					return reset
+				}
+				return err
 			}
 			if err := f.chunk.Wait(ctx); err != nil {
 				p.fetchBudget.Release(f.reserved)
@@ -147,6 +173,9 @@ func (pt *partition) run(ctx context.Context, start int64) error {
 			pt.roundDone()
 			if err != nil {
 				return pt.fail(ctx, err)
+			}
+			if pt.more {
+				pt.want = true // due batches were left for the next round
 			}
 			if pt.want {
 				pt.maybeRound(time.Now(), false)
@@ -184,6 +213,7 @@ func (pt *partition) maybeRound(now time.Time, stop bool) {
 		pt.syncOpen()
 		return
 	}
+	pt.more = r.More
 	done := make(chan error, 1)
 	pt.inflight = done
 	pt.roundStarted(r)
@@ -220,18 +250,28 @@ func (pt *partition) stop(ctx context.Context) error {
 			return pt.abandoned(ctx, err)
 		}
 	}
-	r := pt.batcher.Due(time.Now(), false, true)
-	pt.syncOpen()
-	if r == nil {
-		return nil
+	// The final flush runs in bounded rounds (batch.Config.MaxRoundBatches),
+	// each durable and checkpointed: the deadline cuts at most one round
+	// short, and a restart resumes after the last one.
+	rounds := 0
+	for {
+		r := pt.batcher.Due(time.Now(), false, true)
+		pt.syncOpen()
+		if r == nil {
+			break
+		}
+		pt.roundStarted(r)
+		err := p.runRound(pt.roundCtx, pt, r)
+		pt.roundDone()
+		if err != nil {
+			if rounds > 0 {
+				pt.logger.Warn("final flush cut short", "rounds_done", rounds, "batches_left", pt.batcher.Open()+len(r.Batches))
+			}
+			return pt.abandoned(ctx, err)
+		}
+		rounds++
 	}
-	pt.roundStarted(r)
-	err := p.runRound(pt.roundCtx, pt, r)
-	pt.roundDone()
-	if err != nil {
-		return pt.abandoned(ctx, err)
-	}
-	pt.logger.Info("partition stopped", "next_offset", pt.prog.next, "rows_written", pt.rows, "files", pt.files)
+	pt.logger.Info("partition stopped", "next_offset", pt.prog.next, "rows_written", pt.rows, "files", pt.files, "final_rounds", rounds)
 	return nil
 }
 

@@ -75,6 +75,12 @@ type Config struct {
 	// Seal, when set, seals hours and writes their manifests (see
 	// stages/seal); the sink must be a sink.Store.
 	Seal *seal.Config
+	// OnOffsetReset is what a partition whose position is outside its log
+	// does: source.ResetFail (default) or source.ResetEarliest.
+	OnOffsetReset string
+	// AllowSharedSink lets a second consumer group write the topic into
+	// the same sink prefix (see claimSink).
+	AllowSharedSink bool
 }
 
 // Defaults fills unset fields.
@@ -181,8 +187,6 @@ type Pipeline struct {
 	outcome atomic.Pointer[outcome]
 	// rounds counts flush rounds running; a pipeline with one is not idle.
 	rounds atomic.Int64
-	// deadLogged counts dead letters logged one by one.
-	deadLogged atomic.Int64
 	// stopping is set once the pipeline itself stops (not a revoke), and
 	// incomplete counts partitions whose final flush it had to abandon.
 	stopping    atomic.Bool
@@ -233,6 +237,7 @@ func New(cfg Config, deps Deps, logger *slog.Logger, reg prometheus.Registerer) 
 		p.health.Set(health.Sink, "") // the caller checked it, or it needs none
 	}
 	p.metrics = newMetrics(reg, &p.buffered)
+	p.registerDecodeGauge(reg)
 	p.observe = newObserved(reg, p)
 	src.SetHooks(source.Hooks{Assigned: p.assignedHook, JoinFailed: p.joinFailedHook})
 	p.buffers.New = func() any { return new(bytes.Buffer) }
@@ -275,6 +280,9 @@ func (p *Pipeline) Stats() Stats {
 // source.ErrUnreachable).
 func (p *Pipeline) Run(ctx context.Context) error {
 	defer p.hardStop()
+	if err := p.claimSink(ctx); err != nil {
+		return err
+	}
 	p.startTime = time.Now()
 	p.lastData.Store(p.startTime.UnixNano())
 	p.observe.lastDurable.Store(p.startTime.UnixNano())
@@ -340,7 +348,11 @@ func (p *Pipeline) stopTimeout() time.Duration {
 	return min(p.cfg.StopTimeout, p.cfg.Source.SessionTimeout*2/3)
 }
 
-func (p *Pipeline) overBudget() bool { return p.buffered.Load() > p.cfg.MemoryBytes }
+// overBudget counts the buffered rows and dead letters and the parse
+// workers' decode buffers.
+func (p *Pipeline) overBudget() bool {
+	return p.buffered.Load()+p.pool.DecodeBufferBytes() > p.cfg.MemoryBytes
+}
 
 func (m *metrics) addChunk(s parse.Stats) {
 	m.records.Add(s.Records)
@@ -353,6 +365,8 @@ func (m *metrics) addChunk(s parse.Stats) {
 	m.controlTotal.Add(float64(s.Control))
 	m.messagesTotal.Add(float64(s.Messages))
 	m.bytesTotal.Add(float64(s.Bytes))
+	m.empty.Add(s.Empty)
+	m.emptyTotal.Add(float64(s.Empty))
 }
 
 func (p *Pipeline) progressLoop(ctx context.Context) {

@@ -81,14 +81,27 @@ func (p *Pipeline) runRound(ctx context.Context, pt *partition, r *batch.Round) 
 	m.filesTotal.Add(float64(len(r.Batches)))
 	m.fileBytes.Add(fileBytes)
 	m.fileBytesTotal.Add(float64(fileBytes))
-	m.dead.Add(int64(len(r.Dead)))
+	deadRecords := int64(0)
 	for i := range r.Dead {
 		d := &r.Dead[i]
-		m.deadReason(d.Reason)
-		if p.deadLogged.Add(1) <= maxDeadLogged {
-			pt.logger.Warn("dead letter", "reason", d.Reason, "offset", d.Offset, "line", d.Line, "detail", d.Detail)
+		deadRecords += d.Count()
+		// Metrics count rejected records by why they were rejected; a
+		// summary counts for the records it stands for.
+		if len(d.ByReason) > 0 {
+			for reason, n := range d.ByReason {
+				m.deadReason(reason, n)
+			}
+		} else {
+			m.deadReason(d.Reason, d.Count())
 		}
+		if d.Records > 0 {
+			m.deadSummaries.Inc()
+		}
+		// Every dead letter is logged; the process's logger samples them
+		// (NewLogger) and counts what it suppresses.
+		pt.logger.Warn("dead letter", "reason", d.Reason, "offset", d.Offset, "line", d.Line, "records", d.Count(), "detail", d.Detail)
 	}
+	m.dead.Add(deadRecords)
 	pt.rows += rows
 	pt.files += int64(len(r.Batches))
 	for _, bt := range r.Batches {
@@ -100,10 +113,6 @@ func (p *Pipeline) runRound(ctx context.Context, pt *partition, r *batch.Round) 
 	pt.logger.Debug("round durable", "files", len(r.Batches), "rows", rows, "dead_letters", len(r.Dead), "next_offset", pt.prog.next, "took", time.Since(start))
 	return nil
 }
-
-// maxDeadLogged is how many dead letters a run logs one by one; the rest
-// are counted (metrics and the run summary) and kept in the dead-letter sink.
-const maxDeadLogged = 10
 
 // writeBatch encodes one batch and writes it; it returns the file's size.
 func (p *Pipeline) writeBatch(ctx context.Context, pt *partition, bt *batch.Batch) (int, error) {

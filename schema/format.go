@@ -81,7 +81,7 @@ func MustParseFormat(s string) *Format {
 // as found at the top of AWS's text files, into a format. Newer fields are
 // accepted: a header states what the file holds.
 func ParseHeader(line []byte) (*Format, error) {
-	words := bytes.Fields(line)
+	words := bytes.FieldsFunc(line, asciiSpace)
 	if len(words) == 0 {
 		return nil, fmt.Errorf("%w: empty header", ErrFormat)
 	}
@@ -96,6 +96,12 @@ func ParseHeader(line []byte) (*Format, error) {
 	return newFormat(ids)
 }
 
+// asciiSpace reports the white space header words are split on (not
+// Unicode spaces: LooksLikeHeader must agree).
+func asciiSpace(r rune) bool {
+	return r == ' ' || r == '\t' || r == '\r' || r == '\v' || r == '\f' || r == '\n'
+}
+
 // LooksLikeHeader reports whether line starts like a header line rather than
 // a record: records start with a digit, a dash or an address.
 func LooksLikeHeader(line []byte) bool {
@@ -106,7 +112,9 @@ func LooksLikeHeader(line []byte) bool {
 	if c < 'a' || c > 'z' {
 		return false
 	}
-	sp := bytes.IndexByte(line, ' ')
+	// Words end at white space, as ParseHeader splits them (a fuzzed
+	// tab-separated header was parsed but never recognised).
+	sp := bytes.IndexAny(line, " \t\r\v\f\n")
 	if sp < 0 {
 		sp = len(line)
 	}

@@ -28,12 +28,23 @@ const (
 	ReasonBadEnvelope Reason = "bad_envelope" // a message that is no known envelope
 	ReasonBadHeader   Reason = "bad_header"   // a header line naming unknown fields
 	ReasonNoTime      Reason = "no_time"      // no start, end or message time to place the record in an hour
+	// ReasonTimeRange: the record's time is too far in the future or the
+	// past of the processing time (see parse.Config.MaxAhead, MaxBehind).
+	ReasonTimeRange Reason = "time_out_of_range"
+	// ReasonDeadLetterLimit marks the summary dead letter of a message that
+	// yielded more dead letters than are kept one by one: it stands for the
+	// rest (its record count) and carries the whole raw message.
+	ReasonDeadLetterLimit Reason = "dead_letter_limit"
+	ReasonBadID           Reason = "bad_id"    // an interface, VPC, subnet, instance or AZ id not of its documented shape
+	ReasonBadEnum         Reason = "bad_enum"  // a value outside a documented set (type, flow-direction, ...)
+	ReasonBadValue        Reason = "bad_value" // a control character, path fragment or oversized free-text value
 )
 
 // Reasons lists every reason, for metrics initialisation and docs.
 var Reasons = []Reason{ReasonFieldCount, ReasonEmptyField, ReasonBadInt, ReasonOutOfRange,
 	ReasonBadAddr, ReasonBadAccount, ReasonBadAction, ReasonBadStatus, ReasonBadRegion,
-	ReasonBadUTF8, ReasonTooLong, ReasonBadEnvelope, ReasonBadHeader, ReasonNoTime}
+	ReasonBadUTF8, ReasonTooLong, ReasonBadEnvelope, ReasonBadHeader, ReasonNoTime, ReasonTimeRange,
+	ReasonDeadLetterLimit, ReasonBadID, ReasonBadEnum, ReasonBadValue}
 
 // ParseError explains why a line was rejected.
 type ParseError struct {
@@ -163,6 +174,11 @@ func setField(r *Record, id FieldID, tok []byte) error {
 		if !ValidRegion(tok) {
 			return &ParseError{Reason: ReasonBadRegion, Field: fi.Token, Detail: fmt.Sprintf("%q is not a region name", clip(tok))}
 		}
+	case checkNone:
+	default:
+		if !validShape(fi.check, tok) {
+			return &ParseError{Reason: shapeReason(fi.check), Field: fi.Token, Detail: fmt.Sprintf("%q is not %s", clip(tok), shapeName(fi.check))}
+		}
 	}
 	r.SetStr(id, tok)
 	return nil
@@ -231,8 +247,10 @@ func ValidRegion(b []byte) bool {
 func validAddr(b []byte) bool {
 	for _, c := range b {
 		if c == ':' {
+			// No zone: "fe80::1%eth0" is an address of one host's link,
+			// and the zone is free text an attacker chooses.
 			a, err := netip.ParseAddr(unsafe.String(&b[0], len(b)))
-			return err == nil && a.Is6()
+			return err == nil && a.Is6() && a.Zone() == ""
 		}
 	}
 	return validIPv4(b)

@@ -232,6 +232,15 @@ func FuzzParse(f *testing.F) {
 		if r.IsSet(SrcPort) && (r.Int[SrcPort] < 0 || r.Int[SrcPort] > 65535) {
 			t.Fatalf("accepted port %d", r.Int[SrcPort])
 		}
+		// No accepted string holds a control character, an IPv6 zone or
+		// a path fragment.
+		for _, id := range DefaultFormat.Fields() {
+			v := string(r.Str[id])
+			if Fields[id].Kind == KindString && r.IsSet(id) && (strings.ContainsFunc(v, func(c rune) bool { return c < 0x20 || c == 0x7f }) ||
+				strings.Contains(v, "%") || strings.Contains(v, "../")) {
+				t.Fatalf("accepted %s = %q", Fields[id].Token, v)
+			}
+		}
 	})
 }
 

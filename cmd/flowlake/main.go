@@ -3,7 +3,10 @@
 //
 //	flowlake run      consume a topic and write Parquet (see --help)
 //	flowlake gen      generate realistic flow log records
-//	flowlake inspect  list the files and row counts under a directory
+//	flowlake inspect  list the files, rows, dead letters and checkpoints of a sink
+//	flowlake ddl      print the Athena table over the sink
+//	flowlake config   check a config file, or print the effective configuration
+//	flowlake version  print the version
 //	flowlake verify   check a lake or an archive against its manifests
 //	flowlake archive  copy sealed hours into a compacted archive
 package main
@@ -37,7 +40,14 @@ func main() {
 	case "gen":
 		err = genCmd(ctx, args)
 	case "inspect":
-		err = inspectCmd(args)
+		err = inspectCmd(ctx, args, os.Stdout)
+	case "ddl":
+		err = ddlCmd(args, os.Stdout)
+	case "config":
+		err = configCmd(args, os.Stdout, os.Stderr)
+	case "version", "--version", "-version":
+		printVersion(os.Stdout)
+		return
 	case "verify":
 		err = verifyCmd(ctx, args, os.Stdout)
 	case "archive":
@@ -46,7 +56,7 @@ func main() {
 		usage()
 		return
 	default:
-		fmt.Fprintf(os.Stderr, "flowlake: unknown command %q (want run, gen, inspect, verify or archive)\n", cmd)
+		fmt.Fprintf(os.Stderr, "flowlake: unknown command %q (want run, gen, inspect, ddl, config, verify, archive or version)\n", cmd)
 		os.Exit(2)
 	}
 	os.Exit(exitCode(cmd, err))
@@ -66,7 +76,16 @@ func exitCode(cmd string, err error) int {
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return 0
+	case errors.As(err, new(errSilent)):
+		return exitUsage
 	case errors.Is(err, config.ErrUsage), errors.Is(err, config.ErrInvalid):
+		var ps config.Problems
+		if errors.As(err, &ps) {
+			for _, p := range ps {
+				fmt.Fprintf(os.Stderr, "flowlake %s: %s\n", cmd, p)
+			}
+			return exitUsage
+		}
 		code = exitUsage
 	case errors.Is(err, source.ErrTopicNotFound), errors.Is(err, source.ErrAuth):
 		code = exitRefused
@@ -85,7 +104,10 @@ func usage() {
 commands:
   run      consume VPC flow logs from Kafka and write Parquet (flowlake run --help)
   gen      generate realistic VPC flow log records (flowlake gen --help)
-  inspect  list Parquet files and row counts under a directory
+  inspect  files, rows and bytes per partition, dead letters and checkpoints of a sink
+  ddl      print the Athena CREATE EXTERNAL TABLE for the sink (flowlake ddl --help)
+  config   check FILE: report every problem; print: the effective configuration
+  version  print the version (also --version)
   verify   check a lake or an archive against its manifests (flowlake verify --help)
   archive  copy sealed hours into a compacted, append-only archive (flowlake archive --help)
 `)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"time"
 
@@ -28,6 +29,8 @@ func runCmd(ctx context.Context, args []string) error {
 		return err
 	}
 	logger := pipeline.NewLogger(os.Stderr, cfg.LogLevel, cfg.LogFormat)
+	defer pipeline.FlushLogger(logger)
+	slog.SetDefault(logger) // for the AWS SDK's logger (stages/awslog)
 	tel := pipeline.NewTelemetry()
 	if cfg.MetricsAddr != "" {
 		stop, err := serveTelemetry(cfg.MetricsAddr, tel, logger)

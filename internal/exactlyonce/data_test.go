@@ -279,6 +279,8 @@ var (
 	parquetKeyRE = regexp.MustCompile(`^AWSLogs/aws-account-id=(\d{12})/aws-service=vpcflowlogs/aws-region=([a-z0-9-]+)/year=(\d{4})/month=(\d{2})/day=(\d{2})/hour=(\d{2})/(\d{12})_vpcflowlogs_([a-z0-9-]+)_` + flowLogID + `_(\d{8})T(\d{2})00Z_[0-9a-f]{16}\.log\.parquet$`)
 	deadKeyRE    = regexp.MustCompile(`^_dead_letters/year=\d{4}/month=\d{2}/day=\d{2}/hour=\d{2}/[A-Za-z0-9._-]+_\d+_[0-9a-f]{16}\.jsonl$`)
 	checkKeyRE   = regexp.MustCompile(`^_flowlake/checkpoints/[^/]+/[^/]+/\d+\.json$`)
+	segmentKeyRE = regexp.MustCompile(`^_flowlake/checkpoints/[^/]+/[^/]+/\d+\.segments/\d+\.json$`)
+	ownerKeyRE   = regexp.MustCompile(`^_flowlake/owners/[^/]+\.json$`)
 	tmpNameRE    = regexp.MustCompile(`^\.tmp-.+-\d+$`)
 	rowColumns   = func() []string {
 		var cols []string
@@ -340,6 +342,9 @@ func (l *lake) add(tb testing.TB, key string, data []byte) {
 		if err := sc.Err(); err != nil {
 			tb.Fatalf("dead-letter object %s: %v", key, err)
 		}
+	case ownerKeyRE.MatchString(key), segmentKeyRE.MatchString(key):
+		// The sink's owner record, and checkpoint segments (durable
+		// entries spilled by a checkpoint that lists them).
 	case strings.HasPrefix(key, "_flowlake/"):
 		if !checkKeyRE.MatchString(key) {
 			tb.Fatalf("object %s: unexpected name under _flowlake/", key)

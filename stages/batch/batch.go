@@ -25,10 +25,21 @@ type Config struct {
 	Grace time.Duration `yaml:"grace"`
 	// MaxDeadLetters flushes dead letters when this many are waiting.
 	MaxDeadLetters int `yaml:"max_dead_letters"`
+	// MaxDeadBytes flushes dead letters when they hold this much memory.
+	MaxDeadBytes int `yaml:"max_dead_bytes"`
+	// MaxRoundBatches bounds the files of one flush round, so that a stop
+	// deadline cuts at most one round's work short and every round is
+	// checkpointed: a final flush of a quarter of a million small batches
+	// proceeds in durable steps instead of one that can never finish.
+	MaxRoundBatches int `yaml:"max_round_files"`
+	// WatermarkSupport is how many records must reach a time before the
+	// batch clock (which closes hours) moves to it: one outlier never does.
+	WatermarkSupport int `yaml:"watermark_support"`
 }
 
 // Defaults are the default limits.
-var Defaults = Config{MaxRows: 1_000_000, MaxBytes: 128 << 20, MaxAge: 5 * time.Minute, Grace: 10 * time.Minute, MaxDeadLetters: 10_000}
+var Defaults = Config{MaxRows: 1_000_000, MaxBytes: 128 << 20, MaxAge: 5 * time.Minute, Grace: 10 * time.Minute, MaxDeadLetters: 10_000,
+	MaxDeadBytes: 16 << 20, MaxRoundBatches: 1000, WatermarkSupport: DefaultWatermarkSupport}
 
 // Reason says why a batch was flushed (a metric label).
 type Reason string
@@ -57,20 +68,31 @@ type Batcher struct {
 	open      map[parse.GroupKey]*Batch
 	dead      []parse.DeadLetter
 	deadSince time.Time
+	deadBytes int
 	size      int
 	// next is the offset after the last message merged.
 	next int64
-	// eventTime is the largest record time seen (Unix seconds).
-	eventTime int64
+	// clock is the event-time watermark that closes hours.
+	clock *watermark
 }
 
 // New returns a batcher whose first message will be at offset next.
 func New(cfg Config, next int64) *Batcher {
-	return &Batcher{cfg: cfg, open: make(map[parse.GroupKey]*Batch), next: next}
+	if cfg.MaxDeadBytes <= 0 {
+		cfg.MaxDeadBytes = Defaults.MaxDeadBytes
+	}
+	if cfg.MaxRoundBatches <= 0 {
+		cfg.MaxRoundBatches = Defaults.MaxRoundBatches
+	}
+	return &Batcher{cfg: cfg, open: make(map[parse.GroupKey]*Batch), next: next, clock: newWatermark(cfg.WatermarkSupport)}
 }
 
-// Size is the bytes of memory the open batches hold, slice capacity
-// included.
+// EventTime is the batch clock: the latest record time (Unix seconds) that
+// enough records reached (see Config.WatermarkSupport).
+func (b *Batcher) EventTime() int64 { return b.clock.now() }
+
+// Size is the bytes of memory the open batches and the waiting dead
+// letters hold, slice capacity included.
 func (b *Batcher) Size() int { return b.size }
 
 // Open is the number of open batches.
@@ -95,17 +117,20 @@ func (b *Batcher) Add(c *parse.Chunk, last int64, now time.Time) (full bool) {
 		if bt.Block.Len() >= b.cfg.MaxRows || bt.Block.Size() >= b.cfg.MaxBytes {
 			full = true
 		}
+		b.clock.add(g.Key.Hour, g.Block.Len(), g.Block.MaxTime)
 	}
+	b.clock.advance()
 	if len(c.Dead) > 0 {
 		if len(b.dead) == 0 {
 			b.deadSince = now
 		}
 		b.dead = append(b.dead, c.Dead...)
-		if len(b.dead) >= b.cfg.MaxDeadLetters {
+		b.deadBytes += int(c.Stats.DeadBytes)
+		b.size += int(c.Stats.DeadBytes)
+		if len(b.dead) >= b.cfg.MaxDeadLetters || b.deadBytes >= b.cfg.MaxDeadBytes {
 			full = true
 		}
 	}
-	b.eventTime = max(b.eventTime, c.Stats.MaxTime)
 	b.next = last + 1
 	return full
 }
@@ -118,8 +143,11 @@ type Round struct {
 	// Commit is the offset below which every record is durable once the
 	// round is.
 	Commit int64
-	// Bytes is the memory the round's batches use.
+	// Bytes is the memory the round's batches and dead letters use.
 	Bytes int
+	// More says batches that are due were left for the next round
+	// (Config.MaxRoundBatches).
+	More bool
 	// Watermark is the event time (Unix seconds) every record below Commit
 	// has reached once the round is durable (see durableWatermark).
 	Watermark int64
@@ -130,6 +158,7 @@ type Round struct {
 // It returns nil when nothing is due.
 func (b *Batcher) Due(now time.Time, memoryPressure, stop bool) *Round {
 	var out []*Batch
+	eventTime := b.clock.now()
 	for k, bt := range b.open {
 		reason := Reason("")
 		switch {
@@ -139,7 +168,7 @@ func (b *Batcher) Due(now time.Time, memoryPressure, stop bool) *Round {
 			reason = ReasonRows
 		case bt.Block.Size() >= b.cfg.MaxBytes:
 			reason = ReasonBytes
-		case b.eventTime >= k.Hour+3600+int64(b.cfg.Grace/time.Second):
+		case eventTime >= k.Hour+3600+int64(b.cfg.Grace/time.Second):
 			reason = ReasonHourOver
 		case now.Sub(bt.Created) >= b.cfg.MaxAge:
 			reason = ReasonAge
@@ -151,21 +180,27 @@ func (b *Batcher) Due(now time.Time, memoryPressure, stop bool) *Round {
 			out = append(out, bt)
 		}
 	}
-	deadDue := len(b.dead) > 0 && (stop || len(out) > 0 || len(b.dead) >= b.cfg.MaxDeadLetters || now.Sub(b.deadSince) >= b.cfg.MaxAge)
+	deadDue := len(b.dead) > 0 && (stop || len(out) > 0 || len(b.dead) >= b.cfg.MaxDeadLetters || b.deadBytes >= b.cfg.MaxDeadBytes || now.Sub(b.deadSince) >= b.cfg.MaxAge)
 	if len(out) == 0 && !deadDue {
 		return nil
 	}
 	r := &Round{}
+	// The oldest batches first: they hold the commit position back.
+	sort.Slice(out, func(i, j int) bool { return out[i].Block.First.Less(out[j].Block.First) })
+	if len(out) > b.cfg.MaxRoundBatches {
+		out, r.More = out[:b.cfg.MaxRoundBatches], true
+	}
 	for _, bt := range out {
 		delete(b.open, bt.Key)
 		r.Bytes += bt.Block.Mem()
 	}
-	b.size -= r.Bytes
-	sort.Slice(out, func(i, j int) bool { return out[i].Block.First.Less(out[j].Block.First) })
 	r.Batches = out
 	if deadDue {
 		r.Dead, b.dead = b.dead, nil
+		r.Bytes += b.deadBytes
+		b.deadBytes = 0
 	}
+	b.size -= r.Bytes
 	r.Commit = b.commitPosition()
 	r.Watermark = b.durableWatermark()
 	return r

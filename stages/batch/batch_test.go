@@ -35,7 +35,7 @@ func chunk(t *testing.T, account string, from int64, n int, recTime int64) *pars
 
 func TestFlushReasons(t *testing.T) {
 	now := time.Unix(hour0, 0)
-	cfg := Config{MaxRows: 100, MaxBytes: 1 << 20, MaxAge: time.Minute, Grace: 5 * time.Minute, MaxDeadLetters: 10}
+	cfg := Config{MaxRows: 100, MaxBytes: 1 << 20, MaxAge: time.Minute, Grace: 5 * time.Minute, MaxDeadLetters: 10, WatermarkSupport: 10}
 	tests := []struct {
 		name     string
 		feed     func(b *Batcher)
@@ -54,6 +54,16 @@ func TestFlushReasons(t *testing.T) {
 		{"hour over", func(b *Batcher) {
 			b.Add(chunk(t, "111111111111", 0, 10, hour0+10), 9, now)
 			b.Add(chunk(t, "222222222222", 10, 10, hour0+3600+300), 19, now)
+		}, now, false, false, []Reason{ReasonHourOver}},
+		{"one outlier does not move the clock", func(b *Batcher) {
+			b.Add(chunk(t, "111111111111", 0, 10, hour0+10), 9, now)
+			b.Add(chunk(t, "222222222222", 10, 1, 9_999_999_999), 10, now)
+			b.Add(chunk(t, "222222222222", 11, 8, hour0+3600+400), 18, now)
+		}, now, false, false, nil},
+		{"enough records move the clock", func(b *Batcher) {
+			b.Add(chunk(t, "111111111111", 0, 10, hour0+10), 9, now)
+			b.Add(chunk(t, "222222222222", 10, 1, 9_999_999_999), 10, now)
+			b.Add(chunk(t, "222222222222", 11, 9, hour0+3600+400), 19, now)
 		}, now, false, false, []Reason{ReasonHourOver}},
 		{"memory pressure flushes all", func(b *Batcher) {
 			b.Add(chunk(t, "111111111111", 0, 10, hour0+10), 9, now)
@@ -84,7 +94,7 @@ func TestFlushReasons(t *testing.T) {
 
 func TestCommitPosition(t *testing.T) {
 	now := time.Unix(hour0, 0)
-	b := New(Config{MaxRows: 1000, MaxBytes: 1 << 20, MaxAge: time.Hour, Grace: time.Hour, MaxDeadLetters: 100}, 0)
+	b := New(Config{MaxRows: 1000, MaxBytes: 1 << 20, MaxAge: time.Hour, Grace: time.Hour, MaxDeadLetters: 100, WatermarkSupport: 5}, 0)
 	b.Add(chunk(t, "111111111111", 0, 10, hour0+10), 9, now)        // offsets 0-9, old account
 	b.Add(chunk(t, "222222222222", 10, 100, hour0+10), 109, now)    // offsets 10-109
 	b.Add(chunk(t, "111111111111", 110, 5, hour0+4*3600), 114, now) // a later hour: flushes the first hour
@@ -121,5 +131,51 @@ func TestDeadLettersHoldTheCommit(t *testing.T) {
 	c2.Dead = []parse.DeadLetter{{Offset: 12}, {Offset: 13}, {Offset: 14}}
 	if full := b.Add(c2, 20, now); !full {
 		t.Fatal("reaching MaxDeadLetters must ask for a flush")
+	}
+}
+
+func TestRoundsAreBounded(t *testing.T) {
+	now := time.Unix(hour0, 0)
+	b := New(Config{MaxRows: 100, MaxBytes: 1 << 20, MaxAge: time.Hour, MaxDeadLetters: 10, MaxRoundBatches: 3}, 0)
+	for i := 0; i < 7; i++ {
+		b.Add(chunk(t, fmt.Sprintf("%012d", i+1), int64(i), 1, hour0+10), int64(i), now)
+	}
+	var sizes []int
+	var commits []int64
+	for {
+		r := b.Due(now, false, true)
+		if r == nil {
+			break
+		}
+		sizes = append(sizes, len(r.Batches))
+		commits = append(commits, r.Commit)
+		if r.More != (b.Open() > 0) {
+			t.Fatalf("More %v with %d batches open", r.More, b.Open())
+		}
+	}
+	// Oldest first, so every round moves the commit position.
+	if fmt.Sprint(sizes) != "[3 3 1]" || fmt.Sprint(commits) != "[3 6 7]" || b.Size() != 0 {
+		t.Fatalf("rounds %v, commits %v, size left %d; want [3 3 1], [3 6 7], 0", sizes, commits, b.Size())
+	}
+}
+
+func TestDeadLetterBytesAreBudgeted(t *testing.T) {
+	now := time.Unix(hour0, 0)
+	b := New(Config{MaxRows: 100, MaxBytes: 1 << 20, MaxAge: time.Hour, MaxDeadLetters: 1000, MaxDeadBytes: 1000}, 0)
+	c := parse.NewChunk("t", 0, nil)
+	c.Dead = []parse.DeadLetter{{Offset: 0, Raw: make([]byte, 600)}}
+	c.Stats.DeadBytes = int64(c.Dead[0].Mem())
+	if full := b.Add(c, 0, now); full || b.Size() != c.Dead[0].Mem() {
+		t.Fatalf("full %v size %d after one letter of %d bytes", full, b.Size(), c.Dead[0].Mem())
+	}
+	c2 := parse.NewChunk("t", 0, nil)
+	c2.Dead = []parse.DeadLetter{{Offset: 1, Raw: make([]byte, 600)}}
+	c2.Stats.DeadBytes = int64(c2.Dead[0].Mem())
+	if full := b.Add(c2, 1, now); !full {
+		t.Fatal("dead letters past MaxDeadBytes do not ask for a flush")
+	}
+	r := b.Due(now, false, false)
+	if r == nil || len(r.Dead) != 2 || r.Bytes != int(c.Stats.DeadBytes+c2.Stats.DeadBytes) || b.Size() != 0 {
+		t.Fatalf("round %+v, size left %d", r, b.Size())
 	}
 }

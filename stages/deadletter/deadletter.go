@@ -41,7 +41,16 @@ type Record struct {
 	RawSize      int  `json:"raw_size,omitempty"`
 	// MessageTime is the Kafka message's timestamp.
 	MessageTime string `json:"message_time,omitempty"`
+	// Records is set on a summary (reason dead_letter_limit): the number of
+	// rejected records of the message it stands for, Reasons why they were
+	// rejected. Raw then holds the whole message as read from Kafka. A
+	// dead letter without Records stands for one record.
+	Records int64            `json:"records,omitempty"`
+	Reasons map[string]int64 `json:"reasons,omitempty"`
 }
+
+// Count is the number of rejected records r stands for.
+func (r *Record) Count() int64 { return max(r.Records, 1) }
 
 // ToRecord converts a dead letter to its JSON form, raw bytes whole.
 func ToRecord(d *parse.DeadLetter) Record { return toRecord(d, 0) }
@@ -71,6 +80,13 @@ func toRecord(d *parse.DeadLetter, maxRaw int) Record {
 	if !d.Time.IsZero() {
 		r.MessageTime = d.Time.UTC().Format(time.RFC3339Nano)
 	}
+	if d.Records > 0 {
+		r.Records = d.Records
+		r.Reasons = make(map[string]int64, len(d.ByReason))
+		for reason, n := range d.ByReason {
+			r.Reasons[string(reason)] = n
+		}
+	}
 	return r
 }
 
@@ -87,7 +103,8 @@ func (r *Record) RawBytes() ([]byte, error) {
 
 // SinkWriter writes JSON Lines objects under a prefix of a sink:
 // `<prefix>/year=YYYY/month=MM/day=DD/hour=HH/<topic>_<partition>_<hash>.jsonl`,
-// by the hour of the Kafka message time.
+// by the hour of the Kafka message time, or of the processing time for
+// messages without one.
 type SinkWriter struct {
 	sink   sink.Sink
 	prefix string
@@ -103,11 +120,15 @@ func (w *SinkWriter) String() string { return w.sink.String() + "/" + w.prefix }
 // Write implements Writer. Letters must be of one partition and in order.
 func (w *SinkWriter) Write(ctx context.Context, letters []parse.DeadLetter) error {
 	byHour := map[int64][]int{}
+	now := time.Now()
 	for i := range letters {
-		h := schema.HourOf(letters[i].Time.Unix())
-		if letters[i].Time.IsZero() {
-			h = 0
+		// A message without a timestamp is filed under the processing
+		// hour, not 1970 (its message_time stays empty).
+		t := letters[i].Time
+		if t.IsZero() || t.Unix() <= 0 {
+			t = now
 		}
+		h := schema.HourOf(t.Unix())
 		byHour[h] = append(byHour[h], i)
 	}
 	hours := make([]int64, 0, len(byHour))

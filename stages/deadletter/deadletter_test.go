@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io/fs"
 	"maps"
 	"os"
@@ -238,6 +239,36 @@ func TestToRecordTruncation(t *testing.T) {
 		cut := len(tt.raw) > tt.max
 		if r.RawTruncated != cut || (cut && r.RawSize != len(tt.raw)) {
 			t.Errorf("%s: truncated %v size %d", tt.name, r.RawTruncated, r.RawSize)
+		}
+	}
+}
+
+// A message without a timestamp is filed under the processing hour, not
+// 1970; a summary carries its record count and reasons.
+func TestSinkWriterNoMessageTime(t *testing.T) {
+	before := time.Now().UTC()
+	files := writeLetters(t, t.TempDir(), []parse.DeadLetter{{Topic: "t", Partition: 1, Offset: 5, Line: 9, Reason: schema.ReasonDeadLetterLimit,
+		Raw: []byte("whole message"), Records: 42, ByReason: map[schema.Reason]int64{schema.ReasonFieldCount: 40, schema.ReasonBadAddr: 2}}})
+	if len(files) != 1 {
+		t.Fatalf("%d files", len(files))
+	}
+	for key, b := range files {
+		after := time.Now().UTC()
+		okHour := false
+		for _, at := range []time.Time{before, after} {
+			if strings.HasPrefix(key, fmt.Sprintf("dl/year=%04d/month=%02d/day=%02d/hour=%02d/", at.Year(), int(at.Month()), at.Day(), at.Hour())) {
+				okHour = true
+			}
+		}
+		if !okHour {
+			t.Fatalf("filed under %s, want the processing hour", key)
+		}
+		var r Record
+		if err := json.Unmarshal(b, &r); err != nil {
+			t.Fatal(err)
+		}
+		if r.MessageTime != "" || r.Count() != 42 || r.Reasons["field_count"] != 40 || r.Reasons["bad_addr"] != 2 {
+			t.Fatalf("record %+v", r)
 		}
 	}
 }

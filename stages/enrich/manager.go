@@ -85,8 +85,10 @@ type Manager struct {
 
 	fileMu     sync.Mutex // serializes file loads; guards fileStates
 	fileStates []fileState
-	ec2Mu      sync.Mutex // serializes EC2 refreshes; guards targets
-	targets    []ec2Target
+	// filesBad: the files as they are now failed to load (fileMu).
+	filesBad bool
+	ec2Mu    sync.Mutex // serializes EC2 refreshes; guards targets
+	targets  []ec2Target
 
 	mu       sync.Mutex // guards the snapshots and the swap
 	files    *snapshot
@@ -107,6 +109,12 @@ func NewManager(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Ma
 		return nil, err
 	}
 	m := &Manager{cfg: cfg, logger: logger.With("stage", "enrich"), metrics: met}
+	if cfg.hasFiles() {
+		met.interval.WithLabelValues(sourceFile).Set(cfg.PollInterval.Seconds())
+	}
+	if len(cfg.Regions) > 0 {
+		met.interval.WithLabelValues(sourceEC2).Set(cfg.RefreshInterval.Seconds())
+	}
 	m.current.Store(&Inventory{})
 	return m, nil
 }
@@ -130,6 +138,7 @@ func (m *Manager) Load(ctx context.Context) error {
 			return fmt.Errorf("load inventory files: %w", err)
 		}
 		m.metrics.refreshes.WithLabelValues(sourceFile).Inc()
+		m.metrics.lastSuccess.WithLabelValues(sourceFile).SetToCurrentTime()
 	}
 	var ec2Snaps []*snapshot
 	if len(m.cfg.Regions) > 0 {
@@ -143,6 +152,7 @@ func (m *Manager) Load(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("load inventory from EC2: %w", err)
 		}
+		m.metrics.lastSuccess.WithLabelValues(sourceEC2).SetToCurrentTime()
 		ec2Snaps = snaps
 	}
 	m.mu.Lock()
@@ -208,6 +218,9 @@ func (m *Manager) pollFiles(ctx context.Context) {
 		return
 	}
 	if sameFiles(states, m.fileStates) {
+		if !m.filesBad {
+			m.metrics.lastSuccess.WithLabelValues(sourceFile).SetToCurrentTime()
+		}
 		return
 	}
 	states, snap, err := m.readFiles()
@@ -215,12 +228,15 @@ func (m *Manager) pollFiles(ctx context.Context) {
 		// Remember what failed so that a bad file is reported once, and
 		// retried when it changes again.
 		m.fileStates = states
+		m.filesBad = true
 		m.metrics.failures.WithLabelValues(sourceFile).Inc()
 		m.logger.ErrorContext(ctx, "reload inventory files failed; keeping the last good inventory", "err", err)
 		return
 	}
 	m.fileStates = states
+	m.filesBad = false
 	m.metrics.refreshes.WithLabelValues(sourceFile).Inc()
+	m.metrics.lastSuccess.WithLabelValues(sourceFile).SetToCurrentTime()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.files = snap
@@ -243,6 +259,9 @@ func (m *Manager) refreshEC2(ctx context.Context) {
 		return // shutting down: not a failure
 	}
 	ok := m.countEC2(snaps)
+	if err == nil && ok == len(snaps) {
+		m.metrics.lastSuccess.WithLabelValues(sourceEC2).SetToCurrentTime()
+	}
 	if err != nil {
 		m.logger.ErrorContext(ctx, "refresh inventory from EC2 failed; keeping the last good data for the failed targets", "err", err)
 	}

@@ -135,6 +135,17 @@ func TestManagerReload(t *testing.T) {
 		if m.Current() != first || value(refreshes) != 1 {
 			t.Fatalf("reloaded unchanged files (refreshes %v)", value(refreshes))
 		}
+		// Unchanged files are a successful check: not stale.
+		lastSuccess := m.metrics.lastSuccess.WithLabelValues(sourceFile)
+		successAge := func() time.Duration {
+			return time.Since(time.Unix(0, int64(value(lastSuccess)*1e9)))
+		}
+		if a := successAge(); a > time.Second {
+			t.Errorf("unchanged files: last success %s ago", a)
+		}
+		if value(m.metrics.interval.WithLabelValues(sourceFile)) != 1 {
+			t.Error("poll interval gauge not set")
+		}
 
 		// A new file with a new interface, and an interface that moved.
 		writeENIFile(t, a, base.Add(time.Second), "eni-0a1b2c3d4e5f60718 subnet-new")
@@ -169,6 +180,9 @@ func TestManagerReload(t *testing.T) {
 		if value(failures) != 1 {
 			t.Errorf("failures = %v, want 1", value(failures))
 		}
+		if a := successAge(); a < 2*time.Second {
+			t.Errorf("a broken file still counts as a success (%s ago)", a)
+		}
 		if l := logs.String(); !strings.Contains(l, bad) || !strings.Contains(l, "network interface 1") || !strings.Contains(l, "level=ERROR") {
 			t.Errorf("log does not name the bad file and element:\n%s", l)
 		}
@@ -178,6 +192,9 @@ func TestManagerReload(t *testing.T) {
 		step()
 		if got := subnetOf(t, m.Current(), "eni-0c"); got != "subnet-c" {
 			t.Errorf("after fixing the file: subnet %q, want subnet-c", got)
+		}
+		if a := successAge(); a > time.Second {
+			t.Errorf("fixed file: last success %s ago", a)
 		}
 		if value(refreshes) != 3 || value(failures) != 1 {
 			t.Errorf("refreshes = %v, failures = %v; want 3, 1", value(refreshes), value(failures))
@@ -240,12 +257,13 @@ func TestManagerLoadTestdata(t *testing.T) {
 		t.Errorf("Len() = %d, Subnets() = %d; want 6, 5", m.Current().Len(), m.Current().Subnets())
 	}
 	want := map[string]float64{
-		"flowlake_enrich_inventory_interfaces":                  6,
-		"flowlake_enrich_inventory_subnets":                     5,
-		`flowlake_enrich_refreshes_total{source="file"}`:        1,
-		`flowlake_enrich_refreshes_total{source="ec2"}`:         0,
-		`flowlake_enrich_refresh_failures_total{source="file"}`: 0,
-		`flowlake_enrich_refresh_failures_total{source="ec2"}`:  0,
+		"flowlake_enrich_inventory_interfaces":                    6,
+		"flowlake_enrich_inventory_subnets":                       5,
+		`flowlake_enrich_refreshes_total{source="file"}`:          1,
+		`flowlake_enrich_refreshes_total{source="ec2"}`:           0,
+		`flowlake_enrich_refresh_failures_total{source="file"}`:   0,
+		`flowlake_enrich_refresh_failures_total{source="ec2"}`:    0,
+		`flowlake_enrich_refresh_interval_seconds{source="file"}`: 10,
 	}
 	got := gather(t, reg)
 	for k, v := range want {
@@ -256,7 +274,10 @@ func TestManagerLoadTestdata(t *testing.T) {
 	if ts := got["flowlake_enrich_last_refresh_timestamp_seconds"]; ts < float64(time.Now().Add(-time.Minute).Unix()) {
 		t.Errorf("last refresh timestamp = %v, want about now", ts)
 	}
-	if len(got) != len(want)+1 {
+	if ts := got[`flowlake_enrich_last_success_timestamp_seconds{source="file"}`]; ts < float64(time.Now().Add(-time.Minute).Unix()) {
+		t.Errorf("last success timestamp = %v, want about now", ts)
+	}
+	if len(got) != len(want)+2 {
 		t.Errorf("registered series: %v", got)
 	}
 }

@@ -18,6 +18,11 @@ type metrics struct {
 	refreshes   *prometheus.CounterVec
 	failures    *prometheus.CounterVec
 	lastRefresh prometheus.Gauge
+	// lastSuccess and interval let an alert tell a source that stopped
+	// answering from one whose data did not change (files that stay the
+	// same for a day are healthy).
+	lastSuccess *prometheus.GaugeVec
+	interval    *prometheus.GaugeVec
 }
 
 // newMetrics builds the manager's metrics and registers them on reg, if any.
@@ -43,6 +48,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "flowlake_enrich_last_refresh_timestamp_seconds",
 			Help: "Unix time at which the current inventory was swapped in.",
 		}),
+		lastSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "flowlake_enrich_last_success_timestamp_seconds",
+			Help: "Unix time of the last successful check of a source: files stat'ed and readable (changed or not), or every EC2 target described.",
+		}, []string{"source"}),
+		interval: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "flowlake_enrich_refresh_interval_seconds",
+			Help: "Configured interval between checks of a source (file poll interval, EC2 refresh interval); set only for configured sources.",
+		}, []string{"source"}),
 	}
 	for _, s := range []string{sourceFile, sourceEC2} {
 		m.refreshes.WithLabelValues(s)
@@ -51,7 +64,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.interfaces, m.subnets, m.refreshes, m.failures, m.lastRefresh} {
+	for _, c := range []prometheus.Collector{m.interfaces, m.subnets, m.refreshes, m.failures, m.lastRefresh, m.lastSuccess, m.interval} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register enrich metrics: %w", err)
 		}

@@ -12,6 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"flowlake/stages/awslog"
 )
 
 // ec2API is the part of the EC2 client the source uses.
@@ -61,6 +63,7 @@ func newEC2Targets(ctx context.Context, cfg Config, extra ...func(*ec2.Options))
 		if cfg.Credentials != nil {
 			opts = append(opts, config.WithCredentialsProvider(cfg.Credentials))
 		}
+		opts = append(opts, config.WithLogger(awslog.New(nil)))
 		base, err := config.LoadDefaultConfig(ctx, opts...)
 		if err != nil {
 			return nil, fmt.Errorf("load AWS config for region %s: %w", region, err)

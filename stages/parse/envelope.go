@@ -227,6 +227,25 @@ func (d *decoder) unbase64(b []byte) ([]byte, error) {
 	return d.b64[:n], nil
 }
 
+// maxKeptDecodeBytes is how much decode buffer a worker keeps between
+// messages; one large message's buffer is let go once it is parsed, so
+// workers hold at most one such buffer each, and only while they use it.
+const maxKeptDecodeBytes = 4 << 20
+
+// trim lets go of buffers grown past maxKeptDecodeBytes. Nothing decoded
+// may be in use.
+func (d *decoder) trim() {
+	if d.buf.Cap() > maxKeptDecodeBytes {
+		d.buf = bytes.Buffer{}
+	}
+	if cap(d.b64) > maxKeptDecodeBytes {
+		d.b64 = nil
+	}
+}
+
+// bufferBytes is the memory the decoder's buffers hold.
+func (d *decoder) bufferBytes() int64 { return int64(d.buf.Cap() + cap(d.b64)) }
+
 func (d *decoder) limit() int64 {
 	if d.maxBytes <= 0 {
 		return DefaultMaxMessageBytes
@@ -248,6 +267,13 @@ func (d *decoder) gunzip(msg []byte) ([]byte, error) {
 	d.gz.Multistream(true)
 	d.buf.Reset()
 	limit := d.limit()
+	if n := len(msg); n >= 18 {
+		// The trailer's ISIZE (the last member's size mod 2^32) sizes the
+		// buffer at once instead of doubling through garbage; a lying
+		// trailer costs at most the limit.
+		isize := int64(msg[n-4]) | int64(msg[n-3])<<8 | int64(msg[n-2])<<16 | int64(msg[n-1])<<24
+		d.buf.Grow(int(min(isize, limit) + bytes.MinRead))
+	}
 	n, err := d.buf.ReadFrom(io.LimitReader(d.gz, limit+1))
 	if err != nil {
 		return nil, fmt.Errorf("gunzip: %w", err)

@@ -47,7 +47,7 @@ func FuzzDecode(f *testing.F) {
 			"regional": schema.MustParseFormat(regionFormat),
 		},
 	}
-	p, err := NewPool(cfg, nil, nil)
+	p, err := NewPool(withTestClock(cfg), nil, nil)
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -91,7 +91,7 @@ func awslogs(t testing.TB, payload string) []byte {
 // runPool parses chunks on a real pool: NewPool, Run, Submit, Wait.
 func runPool(t testing.TB, cfg Config, chunks ...*Chunk) *Pool {
 	t.Helper()
-	p, err := NewPool(cfg, nil, nil)
+	p, err := NewPool(withTestClock(cfg), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,8 +162,26 @@ func checkChunk(t testing.TB, c *Chunk) {
 	if s.Records != s.Rows+s.Dead+s.Skipped {
 		t.Fatalf("Records %d != Rows %d + Dead %d + Skipped %d", s.Records, s.Rows, s.Dead, s.Skipped)
 	}
-	if int64(len(c.Dead)) != s.Dead {
-		t.Fatalf("%d dead letters, Stats.Dead %d", len(c.Dead), s.Dead)
+	counted, mem := int64(0), int64(0)
+	perMessage := map[int64]int{}
+	for i := range c.Dead {
+		counted += c.Dead[i].Count()
+		mem += int64(c.Dead[i].Mem())
+		perMessage[c.Dead[i].Offset]++
+		if c.Dead[i].Reason == schema.ReasonDeadLetterLimit && c.Dead[i].Records < 1 {
+			t.Fatalf("summary dead letter stands for %d records", c.Dead[i].Records)
+		}
+	}
+	if counted != s.Dead {
+		t.Fatalf("dead letters stand for %d records, Stats.Dead %d", counted, s.Dead)
+	}
+	if mem != s.DeadBytes {
+		t.Fatalf("dead letters hold %d bytes, Stats.DeadBytes %d", mem, s.DeadBytes)
+	}
+	for off, n := range perMessage {
+		if n > DefaultMaxDeadPerMessage+1 {
+			t.Fatalf("message %d kept %d dead letters, limit %d plus a summary", off, n, DefaultMaxDeadPerMessage)
+		}
 	}
 	if s.Messages != int64(len(c.Msgs)) {
 		t.Fatalf("Stats.Messages %d, chunk has %d", s.Messages, len(c.Msgs))
@@ -190,4 +208,17 @@ func checkChunk(t testing.TB, c *Chunk) {
 			t.Fatalf("dead letter offset %d outside the chunk", d.Offset)
 		}
 	}
+}
+
+// testNow is the processing time of tests: their records are from AWS's
+// documented examples (2014 to 2021), inside the default time window of
+// this clock.
+var testNow = time.Date(2022, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// withTestClock sets the test clock unless cfg has one.
+func withTestClock(cfg Config) Config {
+	if cfg.Now == nil {
+		cfg.Now = func() time.Time { return testNow }
+	}
+	return cfg
 }

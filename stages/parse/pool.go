@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"flowlake/schema"
@@ -38,7 +39,37 @@ type Config struct {
 	MaxMessageBytes int64
 	// Enrichment says which enrichment columns files gain.
 	Enrichment schema.Enrichment
+	// MaxDeadPerMessage is how many dead letters one message keeps one by
+	// one; the rest become one summary dead letter holding the whole raw
+	// message (see DeadLetter.Records). <= 0 means DefaultMaxDeadPerMessage.
+	MaxDeadPerMessage int
+	// MaxAhead and MaxBehind bound a record's time around the processing
+	// time; records outside are dead letters (time_out_of_range). <= 0
+	// means DefaultMaxAhead and DefaultMaxBehind.
+	MaxAhead, MaxBehind time.Duration
+	// Now is the processing clock (tests); nil means time.Now.
+	Now func() time.Time
 }
+
+// Defaults for the hostile-input limits.
+const (
+	DefaultMaxDeadPerMessage = 100
+	DefaultMaxAhead          = 7 * 24 * time.Hour
+	DefaultMaxBehind         = 10 * 365 * 24 * time.Hour
+)
+
+// Memory bounds of dead letters, checked while a chunk parses. A message
+// keeps dead letters one by one until either limit of the message or the
+// chunk is reached; the rest of it becomes one summary.
+const (
+	// maxDeadBytesPerMessage bounds the dead letters one message keeps
+	// one by one (raw bytes and details).
+	maxDeadBytesPerMessage = 1 << 20
+	// maxDeadBytesPerChunk bounds the dead letters a chunk keeps one by
+	// one; past it every message with rejects gets only its summary, so a
+	// chunk's dead letters stay within this plus its own input.
+	maxDeadBytesPerChunk = 4 << 20
+)
 
 // Message is one Kafka message of a chunk.
 type Message struct {
@@ -79,7 +110,21 @@ type DeadLetter struct {
 	Detail string
 	Raw    []byte
 	Time   time.Time
+	// Records is how many rejected records the dead letter stands for:
+	// 0 means one. Only a summary (ReasonDeadLetterLimit) stands for more,
+	// and ByReason then says why those records were rejected.
+	Records  int64
+	ByReason map[schema.Reason]int64
 }
+
+// deadLetterOverhead approximates the fixed memory of a kept dead letter.
+const deadLetterOverhead = 160
+
+// Count is the number of rejected records d stands for.
+func (d *DeadLetter) Count() int64 { return max(d.Records, 1) }
+
+// Mem approximates the memory d holds, for the memory budget.
+func (d *DeadLetter) Mem() int { return deadLetterOverhead + len(d.Raw) + len(d.Detail) }
 
 // Stats counts what a chunk held.
 type Stats struct {
@@ -88,7 +133,14 @@ type Stats struct {
 	// Records counts every record seen: rows plus dead letters.
 	Records int64
 	Rows    int64
-	Dead    int64
+	// Dead counts rejected records (a summary dead letter counts for the
+	// records it stands for), not dead-letter entries.
+	Dead int64
+	// DeadBytes is the memory the chunk's dead letters hold.
+	DeadBytes int64
+	// Empty counts blank lines and empty CloudWatch events: they hold no
+	// record and are neither rows nor dead letters.
+	Empty int64
 	// Skipped counts records dropped because a file written before a
 	// restart already holds them.
 	Skipped int64
@@ -107,6 +159,8 @@ func (s *Stats) Add(o Stats) {
 	s.Dead += o.Dead
 	s.Skipped += o.Skipped
 	s.Control += o.Control
+	s.DeadBytes += o.DeadBytes
+	s.Empty += o.Empty
 	s.MaxTime = max(s.MaxTime, o.MaxTime)
 }
 
@@ -176,7 +230,27 @@ type Pool struct {
 	headerCount int
 	blocks      sync.Map // *schema.Layout -> *sync.Pool of *schema.Block
 	wg          sync.WaitGroup
+	// headerBytes is the header text the shared cache holds.
+	headerBytes int
+	// decodeBytes is the memory of every worker's decode buffers
+	// (gunzip and base64), at most one large buffer per worker.
+	decodeBytes atomic.Int64
 }
+
+// DecodeBufferBytes is the memory the workers' decode buffers hold now:
+// a memory budget counts it.
+func (p *Pool) DecodeBufferBytes() int64 { return p.decodeBytes.Load() }
+
+// maxLine is the line limit, header lines included.
+func (p *Pool) maxLine() int {
+	if p.cfg.MaxLineBytes <= 0 {
+		return schema.DefaultMaxLineBytes
+	}
+	return p.cfg.MaxLineBytes
+}
+
+// maxSharedHeaderBytes bounds the header text the shared cache keeps.
+const maxSharedHeaderBytes = 1 << 20
 
 // NewPool validates cfg and returns a pool; Run starts its workers.
 func NewPool(cfg Config, enricher Enricher, logger *slog.Logger) (*Pool, error) {
@@ -188,6 +262,18 @@ func NewPool(cfg Config, enricher Enricher, logger *slog.Logger) (*Pool, error) 
 	}
 	if !schema.ValidRegion([]byte(cfg.Region)) {
 		return nil, fmt.Errorf("region %q is not a region name", cfg.Region)
+	}
+	if cfg.MaxDeadPerMessage <= 0 {
+		cfg.MaxDeadPerMessage = DefaultMaxDeadPerMessage
+	}
+	if cfg.MaxAhead <= 0 {
+		cfg.MaxAhead = DefaultMaxAhead
+	}
+	if cfg.MaxBehind <= 0 {
+		cfg.MaxBehind = DefaultMaxBehind
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	if cfg.Account == "" {
 		cfg.Account = "unknown"
@@ -320,8 +406,9 @@ func (p *Pool) headerFormat(line []byte) (*schema.Format, error) {
 		canon = f
 		p.formats[f.String()] = f
 	}
-	if p.headerCount < maxHeaderFormats*4 {
+	if p.headerCount < maxHeaderFormats*4 && p.headerBytes+len(line) <= maxSharedHeaderBytes {
 		p.headerCount++
+		p.headerBytes += len(line)
 		p.headers.Store(string(line), canon)
 	}
 	return canon, nil

@@ -7,7 +7,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 )
 
 // Local stores objects as files under a directory. Each Put writes a temp file
@@ -55,12 +57,19 @@ func (l *Local) Put(ctx context.Context, key string, data []byte) error {
 		return fmt.Errorf("%w: %w", ErrPermanent, err)
 	}
 	dir := filepath.Dir(p)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := l.mkdirs(dir); err != nil {
 		return fmt.Errorf("create directory for %s: %w", key, err)
 	}
 	tmp, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(p)+"-*")
 	if err != nil {
 		return fmt.Errorf("create temp file for %s: %w", key, err)
+	}
+	// CreateTemp makes 0600 files; objects get the ordinary 0666 under
+	// the umask (0644 with the usual 022), like any file a tool writes.
+	if err := tmp.Chmod(fileMode()); err != nil {
+		_ = tmp.Close()
+		_ = os.Remove(tmp.Name())
+		return fmt.Errorf("chmod %s: %w", key, err)
 	}
 	tmpName := tmp.Name()
 	ok := false
@@ -103,6 +112,57 @@ func (l *Local) Get(ctx context.Context, key string) ([]byte, error) {
 		return nil, fmt.Errorf("read %s: %w", key, err)
 	}
 	return b, nil
+}
+
+// mkdirs creates dir and its missing parents (0755 under the umask) and
+// fsyncs the parent of each directory it created, deepest last, so a
+// crash cannot lose the new directory entries of a durable file.
+func (l *Local) mkdirs(dir string) error {
+	if _, err := os.Stat(dir); err == nil {
+		return nil
+	}
+	var created []string
+	for d := dir; d != l.root && strings.HasPrefix(d, l.root); d = filepath.Dir(d) {
+		if _, err := os.Stat(d); err == nil {
+			break
+		}
+		created = append(created, d)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for i := len(created) - 1; i >= 0; i-- {
+		if err := syncDir(filepath.Dir(created[i])); err != nil {
+			return fmt.Errorf("fsync %s: %w", filepath.Dir(created[i]), err)
+		}
+	}
+	return nil
+}
+
+var (
+	umaskOnce sync.Once
+	umaskBits os.FileMode
+)
+
+// fileMode is 0666 under the process umask. The umask is read from
+// /proc/self/status (setting it to read it would race other goroutines
+// creating files); elsewhere 022 is assumed.
+func fileMode() os.FileMode {
+	umaskOnce.Do(func() {
+		umaskBits = 0o022
+		b, err := os.ReadFile("/proc/self/status")
+		if err != nil {
+			return
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "Umask:"); ok {
+				if n, err := strconv.ParseUint(strings.TrimSpace(v), 8, 32); err == nil {
+					umaskBits = os.FileMode(n) & 0o777
+				}
+			}
+		}
+	})
+	return 0o666 &^ umaskBits
 }
 
 func syncDir(dir string) error {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"testing"
 )
 
@@ -168,5 +169,35 @@ func BenchmarkLocalPut(b *testing.B) {
 			b.Fatal(err)
 		}
 		i++
+	}
+}
+
+func TestLocalModes(t *testing.T) {
+	old := syscall.Umask(0o022)
+	syscall.Umask(old)
+	dir := t.TempDir()
+	l, err := NewLocal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Put(context.Background(), "a/b/c/x.parquet", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	umask := os.FileMode(old)
+	for _, tt := range []struct {
+		path string
+		want os.FileMode
+	}{
+		{"a", os.ModeDir | 0o755&^umask},
+		{"a/b/c", os.ModeDir | 0o755&^umask},
+		{"a/b/c/x.parquet", 0o666 &^ umask},
+	} {
+		fi, err := os.Stat(filepath.Join(dir, tt.path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode() != tt.want {
+			t.Errorf("%s: mode %v, want %v (umask %03o)", tt.path, fi.Mode(), tt.want, old)
+		}
 	}
 }

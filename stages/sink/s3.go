@@ -15,6 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"flowlake/stages/awslog"
 )
 
 // Checksum algorithms accepted in S3Config.Checksum.
@@ -188,6 +190,7 @@ func NewS3(ctx context.Context, cfg S3Config, logger *slog.Logger, reg prometheu
 	if cfg.Credentials != nil {
 		opts = append(opts, config.WithCredentialsProvider(cfg.Credentials))
 	}
+	opts = append(opts, config.WithLogger(awslog.New(logger.With("stage", "sink"))))
 	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("load AWS config: %w", err)

@@ -13,6 +13,8 @@ import (
 	"github.com/segmentio/kafka-go/sasl/aws_msk_iam_v2"
 	"github.com/segmentio/kafka-go/sasl/plain"
 	"github.com/segmentio/kafka-go/sasl/scram"
+
+	"flowlake/stages/awslog"
 )
 
 // Secret is a string that never prints.
@@ -31,6 +33,10 @@ type Auth struct {
 	SASL     string `yaml:"sasl"`
 	Username string `yaml:"username"`
 	Password Secret `yaml:"password"`
+	// PasswordFile names a file holding the password (a mounted Kubernetes
+	// Secret), so it never sits in argv, the environment or the config.
+	// The command line reads it into Password.
+	PasswordFile string `yaml:"password_file"`
 }
 
 // Validate checks the mechanism and its credentials.
@@ -67,7 +73,7 @@ func (a Auth) mechanism(ctx context.Context) (sasl.Mechanism, error) {
 		}
 		return m, nil
 	case "aws-msk-iam":
-		cfg, err := awsconfig.LoadDefaultConfig(ctx)
+		cfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithLogger(awslog.New(nil)))
 		if err != nil {
 			return nil, fmt.Errorf("AWS config for MSK IAM: %w", err)
 		}

@@ -45,7 +45,8 @@ func (f *Fetcher) Close() {
 
 // Fetch returns the next messages, appended to buf, or none when the broker
 // had nothing within the max wait. It retries broken connections until ctx
-// ends; it returns an error only when ctx ends.
+// ends; it returns an error when ctx ends, or an *OffsetResetError when the
+// position is outside the partition's log (it never skips on its own).
 func (f *Fetcher) Fetch(ctx context.Context, buf []parse.Message) ([]parse.Message, error) {
 	for {
 		if err := ctx.Err(); err != nil {
@@ -77,26 +78,27 @@ func (f *Fetcher) Fetch(ctx context.Context, buf []parse.Message) ([]parse.Messa
 		}
 		if errors.Is(err, kafka.OffsetOutOfRange) {
 			// The failed batch leaves the connection unusable: ask on a
-			// fresh one where the partition starts and ends.
+			// fresh one where the partition starts and ends. Skipping to
+			// either is the caller's decision (--on-offset-reset), never
+			// the fetcher's.
 			f.Close()
 			if cerr := f.connect(ctx); cerr != nil {
 				f.backoff(ctx, "connect to partition leader", cerr)
 				continue
 			}
-			first, last, oerr := f.conn.ReadOffsets()
+			first, end, oerr := f.conn.ReadOffsets()
 			if oerr != nil {
 				f.Close()
 				f.backoff(ctx, "read partition offsets", oerr)
 				continue
 			}
-			next := first
-			if f.offset > last {
-				next = last
-			}
-			f.logger.Error("offset out of range: records are gone from the topic (retention) or the topic was recreated; skipping", "offset", f.offset, "first", first, "last", last, "resume", next)
-			f.offset = next
 			f.Close()
-			continue
+			if f.offset >= first && f.offset <= end {
+				// Back in range (a leader change raced the fetch): retry.
+				f.backoff(ctx, "fetch", err)
+				continue
+			}
+			return buf, &OffsetResetError{Topic: f.topic, Partition: f.partition, Offset: f.offset, First: first, End: end}
 		}
 		f.Close()
 		f.backoff(ctx, "fetch", err)

@@ -2,6 +2,7 @@ package source_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -96,14 +97,21 @@ func TestFetcher(t *testing.T) {
 			t.Fatalf("idle fetch: %d messages, err %v, offset %d", len(out), err, f.Offset())
 		}
 	})
-	t.Run("an offset past the end resumes at the end", func(t *testing.T) {
+	t.Run("an offset past the end is an error naming it, never a skip", func(t *testing.T) {
 		f, stop := fetcherFor(t, env, 10_000)
 		defer stop()
-		if _, err := f.Fetch(ctx, nil); err != nil {
-			t.Fatal(err)
+		out, err := f.Fetch(ctx, nil)
+		var reset *source.OffsetResetError
+		if !errors.As(err, &reset) || len(out) != 0 {
+			t.Fatalf("fetch past the end: %d messages, err %v; want an *OffsetResetError", len(out), err)
 		}
-		if f.Offset() != 300 {
-			t.Fatalf("offset %d, want 300", f.Offset())
+		if reset.Offset != 10_000 || reset.First != 0 || reset.End != 300 || !reset.PastEnd() || f.Offset() != 10_000 {
+			t.Fatalf("reset %+v, fetcher offset %d", reset, f.Offset())
+		}
+		for _, want := range []string{"flows", "partition 0", "10000", "log end 300", "--on-offset-reset earliest"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Fatalf("error %q does not name %q", err, want)
+			}
 		}
 	})
 	t.Run("the latest offset starts at the end", func(t *testing.T) {

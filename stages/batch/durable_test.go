@@ -22,7 +22,7 @@ func TestDurableWatermark(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			b := New(Defaults, 0)
-			b.eventTime = tt.clock
+			b.clock.clock = tt.clock
 			for _, hr := range tt.open {
 				k := parse.GroupKey{Account: "1", Region: "r", Hour: hr}
 				b.open[k] = &Batch{Key: k}
