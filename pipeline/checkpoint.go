@@ -190,8 +190,17 @@ func (p *progress) store(ctx context.Context, s sink.Sink, group, topic string, 
 			return err
 		}
 	}
-	c := checkpoint{Version: 1, Group: group, Topic: topic, Partition: partition, Next: p.next}
-	c.Hours = p.hourMarks()
+	c := checkpoint{Version: 1, Group: group, Topic: topic, Partition: partition, Next: p.next,
+		DeadLetters: p.dead, Segments: p.segments, Seq: p.seq, Watermark: p.watermark,
+		Hours: p.hourMarks(), Updated: time.Now().UTC().Format(time.RFC3339Nano)}
+	for k := range p.fresh {
+		c.Durable = append(c.Durable, durable{SkipKey: k, Pos: p.durable[k]})
+	}
+	if len(c.Segments) > 0 {
+		// Version 2 has segments: an older flowlake, which would ignore
+		// them and rewrite durable records, refuses it instead.
+		c.Version = 2
+	}
 	b, err := json.Marshal(c)
 	if err != nil {
 		return fmt.Errorf("encode checkpoint: %w", err)
