@@ -6,7 +6,7 @@ PKGS      := ./...
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X flowlake/stages/encode.Version=$(VERSION)
 
-.PHONY: all build run test test-unit test-race vet fmt-check bench fuzz clean tools
+.PHONY: all build run test test-unit test-race vet fmt-check bench bench-e2e fuzz clean tools
 
 all: build
 
@@ -54,3 +54,10 @@ fuzz:
 
 clean:
 	rm -rf ./data $(BIN)/flowlake
+
+# flowlake as a user runs it: the release binary, cold, a broker in another
+# process, 1M records (BENCH_RECORDS=5000000 for the 5M variant) at 1 and
+# 100 records per message, enrichment on, to a clean exit. Not part of test.
+bench-e2e: build
+	$(GO) build -o $(BIN)/benche2e ./internal/benche2e
+	$(BIN)/benche2e -bin $(BIN)/flowlake $(BENCH_ARGS)

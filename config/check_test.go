@@ -244,7 +244,7 @@ func (b bytesFlag) Set(s string) error { *b.p = int64(len(s)); return nil }
 func TestFlagPathsCustomValue(t *testing.T) {
 	c := Default()
 	fs := flag.NewFlagSet("x", flag.ContinueOnError)
-	fs.Var(&bytesFlag{p: &c.Memory.MaxBufferedBytes}, "budget", "")
+	fs.Var(&bytesFlag{p: (*int64)(&c.Memory.MaxBufferedBytes)}, "budget", "")
 	fs.Var(&list{p: &c.Enrich.Regions}, "regions", "")
 	got := flagPaths(fs, &c)
 	if got["budget"] != "memory.max_buffered_bytes" || got["regions"] != "enrich.regions" {

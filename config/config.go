@@ -36,8 +36,10 @@ type Config struct {
 	// DrainTimeout bounds how long a batch run (ExitWhenIdle) waits for the
 	// group to drain the topic; 0 means exit_when_idle + session timeout +
 	// rebalance timeout.
-	DrainTimeout     time.Duration `yaml:"drain_timeout"`
-	MetricsAddr      string        `yaml:"metrics_addr"`
+	DrainTimeout time.Duration `yaml:"drain_timeout"`
+	MetricsAddr  string        `yaml:"metrics_addr"`
+	// PprofAddr serves net/http/pprof (empty: off).
+	PprofAddr        string        `yaml:"pprof_addr"`
 	LogLevel         string        `yaml:"log_level"`
 	LogFormat        string        `yaml:"log_format"`
 	ProgressInterval time.Duration `yaml:"progress_interval"`
@@ -74,11 +76,23 @@ type S3 struct {
 	RequestTimeout     time.Duration `yaml:"request_timeout"`
 }
 
-// Memory bounds buffers.
+// Memory bounds the process's memory.
 type Memory struct {
-	MaxBufferedBytes int64 `yaml:"max_buffered_bytes"`
-	FetchBufferBytes int64 `yaml:"fetch_buffer_bytes"`
+	// Limit is the one memory budget of the whole process: fetched
+	// messages, parsed rows waiting to merge, open batches and encoders in
+	// flight are counted against it, and the Go runtime's soft memory limit
+	// (GOMEMLIMIT) is set to it unless GOMEMLIMIT is set.
+	Limit ByteSize `yaml:"limit"`
+	// MaxBufferedBytes optionally lowers the share of the limit that open
+	// and flushing batches may hold (0: what the limit leaves).
+	MaxBufferedBytes ByteSize `yaml:"max_buffered_bytes"`
+	// FetchBufferBytes optionally sets the share of the limit that fetched
+	// messages not yet merged may hold (0: a quarter of the budget).
+	FetchBufferBytes ByteSize `yaml:"fetch_buffer_bytes"`
 }
+
+// MinMemoryLimit is the smallest --memory-limit accepted.
+const MinMemoryLimit = 32 << 20
 
 // Enrich configures the ENI inventory.
 type Enrich struct {
@@ -106,7 +120,7 @@ func Default() Config {
 		Sink:             Sink{URL: "file://./data", S3: S3{Checksum: "CRC64NVME", MultipartThreshold: 64 << 20, PartSize: 16 << 20, RequestTimeout: 2 * time.Minute}},
 		Batch:            batch.Defaults,
 		Parquet:          encode.Config{Codec: "zstd"},
-		Memory:           Memory{MaxBufferedBytes: 1 << 30, FetchBufferBytes: 128 << 20},
+		Memory:           Memory{Limit: 256 << 20},
 		Enrich:           Enrich{RefreshInterval: 5 * time.Minute, PollInterval: 10 * time.Second},
 		Seal:             DefaultSeal,
 		Input:            defaultInput(),
@@ -231,8 +245,9 @@ func (c *Config) problems() Problems {
 		{c.Batch.MaxAge > 0, "batch.max_age", "must be positive"},
 		{c.Batch.Grace >= 0, "batch.grace", "must not be negative"},
 		{c.Batch.MaxDeadLetters > 0, "batch.max_dead_letters", "must be positive"},
-		{c.Memory.MaxBufferedBytes > 0, "memory.max_buffered_bytes", "must be positive"},
-		{c.Memory.FetchBufferBytes > 0, "memory.fetch_buffer_bytes", "must be positive"},
+		{c.Memory.Limit >= MinMemoryLimit, "memory.limit", "must be at least 32MiB"},
+		{c.Memory.MaxBufferedBytes >= 0, "memory.max_buffered_bytes", "must not be negative"},
+		{c.Memory.FetchBufferBytes == 0 || c.Memory.FetchBufferBytes >= 64<<10, "memory.fetch_buffer_bytes", "must be 0 (a quarter of the budget) or at least 64KiB"},
 		{c.Kafka.FetchMaxBytes > 0, "kafka.fetch_max_bytes", "must be positive"},
 		{c.Kafka.FetchMaxWait > 0, "kafka.fetch_max_wait", "must be positive"},
 		{c.Kafka.SessionTimeout >= 6*time.Second, "kafka.session_timeout", "must be at least 6s (brokers reject less by default)"},
@@ -261,7 +276,7 @@ func (c *Config) problems() Problems {
 	if c.DrainTimeout > 0 && c.DrainTimeout <= c.ExitWhenIdle {
 		v.bad("drain_timeout", "%v must be longer than exit_when_idle (%v)", c.DrainTimeout, c.ExitWhenIdle)
 	}
-	if c.Memory.MaxBufferedBytes > 0 && c.Memory.MaxBufferedBytes < int64(c.Batch.MaxBytes) {
+	if c.Memory.MaxBufferedBytes > 0 && int64(c.Memory.MaxBufferedBytes) < int64(c.Batch.MaxBytes) {
 		v.bad("memory.max_buffered_bytes", "%d is smaller than batch.max_bytes (%d)", c.Memory.MaxBufferedBytes, c.Batch.MaxBytes)
 	}
 	if len(c.Enrich.RoleARNs) > 0 && len(c.Enrich.Regions) == 0 {

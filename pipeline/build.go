@@ -6,7 +6,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/http/pprof"
+	"os"
+	"runtime/debug"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -103,8 +108,9 @@ func PipelineConfig(c *config.Config) (Config, error) {
 		Batch:            c.Batch,
 		Encode:           c.Parquet,
 		FlowLogID:        c.FlowLogID,
-		MemoryBytes:      c.Memory.MaxBufferedBytes,
-		FetchBufferBytes: c.Memory.FetchBufferBytes,
+		MemoryLimit:      int64(c.Memory.Limit),
+		MemoryBytes:      int64(c.Memory.MaxBufferedBytes),
+		FetchBufferBytes: int64(c.Memory.FetchBufferBytes),
 		ExitWhenIdle:     c.ExitWhenIdle,
 		DrainTimeout:     c.DrainTimeout,
 		ProgressInterval: c.ProgressInterval,
@@ -177,6 +183,11 @@ func Build(ctx context.Context, c *config.Config, logger *slog.Logger, tel *Tele
 		pcfg.Parse.Enrichment.TagKeys = c.Enrich.TagKeys
 		app.sideJobs = append(app.sideJobs, run)
 	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// The budget is the process's: the Go runtime collects sooner as
+		// the heap nears it, instead of doubling the live heap.
+		debug.SetMemoryLimit(GoMemLimit(pcfg.MemoryLimit))
+	}
 	p, err := New(pcfg, deps, logger, reg)
 	if err != nil {
 		return nil, err
@@ -217,6 +228,22 @@ func sinkRegisterer(reg prometheus.Registerer, name string) prometheus.Registere
 func (a *App) Run(ctx context.Context) error {
 	sideCtx, stopSide := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopSide()
+	if a.cfg.PprofAddr != "" {
+		ln, err := net.Listen("tcp", a.cfg.PprofAddr)
+		if err != nil {
+			return fmt.Errorf("pprof listener: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		go func() { _ = srv.Serve(ln) }()
+		defer srv.Close()
+		a.logger.Info("serving Go profiles", "addr", ln.Addr().String())
+	}
 	errs := make(chan error, len(a.sideJobs))
 	for _, job := range a.sideJobs {
 		go func() {

@@ -109,10 +109,10 @@ func (p *Pipeline) joinFailedHook(err error) {
 	p.observe.assigned.Set(0)
 }
 
-// busy reports work in progress: a flush round, or fetched chunks not
-// merged yet (still parsing, or waiting behind a flush at the memory
-// budget).
-func (p *Pipeline) busy() bool { return p.rounds.Load() > 0 || p.unmerged.Load() > 0 }
+// busy reports work in progress: a flush round, fetched chunks not merged
+// yet (still parsing, or waiting behind a flush at the memory budget), or a
+// fetch waiting for memory (Stalled).
+func (p *Pipeline) busy() bool { return p.rounds.Load() > 0 || p.unmerged.Load() > 0 || p.Stalled() }
 
 // watchOffsets polls the brokers for the topic's offsets every LagInterval
 // and sets the lag gauges of the partitions this instance owns. In a batch

@@ -241,3 +241,28 @@ func TestRestartMidStream(t *testing.T) {
 	t.Logf("first run wrote %d rows, second %d (%d re-read records skipped as durable)", first, p2.Stats().Rows, p2.Stats().Skipped)
 
 }
+
+// TestTightMemoryBudget runs with a fetch buffer below partitions x
+// --fetch-max-bytes and a memory budget that the batches exceed many times
+// over: fetches shrink to fit, batches flush sooner, and every record is
+// still written exactly once.
+func TestTightMemoryBudget(t *testing.T) {
+	env := testenv.Kafka(t, "flows", 8)
+	want := produceGenerated(t, env, generate.Config{Records: 30_000, LinesPerMsg: 1, Accounts: 6, Hours: 4, Seed: 11})
+	dir := t.TempDir()
+	cfg := testConfig(env, "tight")
+	cfg.MemoryLimit = 32 << 20
+	cfg.FetchBufferBytes = 1 << 20 // 8 partitions x 4 MiB fetches do not fit
+	cfg.Source.FetchMaxBytes = 4 << 20
+	p := runToIdle(t, cfg, pipeline.Deps{Sink: localSink(t, dir)})
+	got, files := readLake(t, dir, schema.DefaultFormat)
+	diffMultisets(t, want, got)
+	st := p.Stats()
+	if st.Records != int64(len(want)) || st.Rows != int64(len(want)) {
+		t.Fatalf("stats %+v, want %d records and rows", st, len(want))
+	}
+	if p.MemoryBudget() > 16<<20 || p.MemoryUsed() != 0 {
+		t.Fatalf("budget %d of a 32 MiB limit, %d bytes still counted after the run", p.MemoryBudget(), p.MemoryUsed())
+	}
+	t.Logf("%d files for %d rows", len(files), len(got))
+}

@@ -37,8 +37,8 @@ func newObserved(reg prometheus.Registerer, p *Pipeline) *observed {
 		Help: "Always 1; the labels name the build."}, []string{"version", "goversion"})
 	build.WithLabelValues(encode.Version, runtime.Version()).Set(1)
 	budget := prometheus.NewGauge(prometheus.GaugeOpts{Name: "flowlake_memory_budget_bytes",
-		Help: "The configured memory budget (--max-buffered-bytes)."})
-	budget.Set(float64(p.cfg.MemoryBytes))
+		Help: "The bytes flowlake lets what it holds take: the part of --memory-limit left after the rest of the process."})
+	budget.Set(float64(p.MemoryBudget()))
 	collectors := []prometheus.Collector{o.lag, o.rebalances, o.assigned, build, budget,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "flowlake_memory_used_bytes",
 			Help: "Memory counted against flowlake_memory_budget_bytes."}, func() float64 { return float64(p.memoryUsed()) }),
@@ -71,7 +71,7 @@ func newObserved(reg prometheus.Registerer, p *Pipeline) *observed {
 
 // memoryUsed is what counts against the memory budget: the rows held in
 // open and flushing batches.
-func (p *Pipeline) memoryUsed() int64 { return p.buffered.Load() }
+func (p *Pipeline) memoryUsed() int64 { return p.MemoryUsed() }
 
 func (o *observed) setLag(partition int, lag int64) {
 	o.lag.WithLabelValues(o.topic, strconv.Itoa(partition)).Set(float64(lag))

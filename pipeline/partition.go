@@ -77,6 +77,8 @@ func (p *Pipeline) handle(ctx context.Context, a *source.Assignment) error {
 	}
 	// Waiting to join the group is not idleness: count from the assignment.
 	p.lastData.Store(time.Now().UnixNano())
+	p.assignedParts.Add(1)
+	defer p.assignedParts.Add(-1)
 	logger.Info("partition started", "committed", a.Committed, "checkpoint", prog.next, "resume", start, "durable_keys", len(prog.durable))
 	if found && prog.next >= 0 && prog.next > a.Committed {
 		// A crash between a checkpoint and its Kafka commit leaves the
@@ -101,6 +103,7 @@ func (p *Pipeline) handle(ctx context.Context, a *source.Assignment) error {
 
 func (p *Pipeline) newPartition(a *source.Assignment, logger *slog.Logger, prog *progress, start int64) *partition {
 	pt := &partition{p: p, a: a, logger: logger, batcher: batch.New(p.cfg.Batch, start), prog: prog, skip: prog.skip()}
+	pt.batcher.NewBlock = p.blocks.Get
 	pt.state = p.owned.add(a.Partition, prog.next, start) // run releases it
 	pt.roundCtx, pt.cancelRounds = context.WithCancel(p.hardCtx)
 	if pt.skip != nil {
@@ -124,7 +127,7 @@ func (pt *partition) run(ctx context.Context, start int64) error {
 		// Drain so the fetch goroutine can exit, and release the budget of
 		// chunks nobody will merge.
 		for f := range pending {
-			p.fetchBudget.Release(f.reserved)
+			p.mem.addFetched(-f.reserved)
 			p.unmerged.Add(-1)
 		}
 	}()
@@ -153,7 +156,7 @@ func (pt *partition) run(ctx context.Context, start int64) error {
 				return err
 			}
 			if err := f.chunk.Wait(ctx); err != nil {
-				p.fetchBudget.Release(f.reserved)
+				p.mem.addFetched(-f.reserved)
 				p.unmerged.Add(-1)
 				return pt.stop(ctx)
 			}
@@ -189,10 +192,17 @@ func (pt *partition) merge(f *fetched) {
 	p := pt.p
 	c := f.chunk
 	before := pt.batcher.Size()
+	parsed := int64(0)
+	for _, g := range c.Groups {
+		parsed += int64(g.Block.Mem())
+	}
+	p.learnParse(c.Stats.Bytes+c.Stats.Messages*messageOverhead, parsed)
 	full := pt.batcher.Add(c, f.last, time.Now())
-	p.buffered.Add(int64(pt.batcher.Size() - before))
+	grown := int64(pt.batcher.Size() - before)
+	p.buffered.Add(grown)
+	p.mem.addBatches(grown)
 	p.pool.Release(c)
-	p.fetchBudget.Release(f.reserved)
+	p.mem.addFetched(-f.reserved)
 	p.unmerged.Add(-1)
 	p.lastData.Store(time.Now().UnixNano()) // the idle clock counts from the last merge
 	p.metrics.addChunk(c.Stats)

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"flowlake/pipeline/health"
+	"flowlake/schema"
 	"flowlake/stages/batch"
 	"flowlake/stages/deadletter"
 	"flowlake/stages/encode"
@@ -32,11 +33,17 @@ type Config struct {
 	Encode encode.Config
 	// FlowLogID goes into every file name (`fl-...`).
 	FlowLogID string
-	// MemoryBytes bounds the rows held in open and flushing batches. Past it,
-	// partitions flush everything they hold, and stop reading while their
-	// flushes are still running.
+	// MemoryLimit is the process's memory budget (see memory). The pipeline
+	// counts what it holds against the part of it that the rest of the
+	// process (runtime, inventory, garbage not yet collected) leaves.
+	MemoryLimit int64
+	// MemoryBytes optionally lowers the bytes open and flushing batches may
+	// hold (0: what the budget leaves). Past it, partitions flush everything
+	// they hold, and stop reading while their flushes are still running.
 	MemoryBytes int64
-	// FetchBufferBytes bounds fetched messages waiting to be parsed and merged.
+	// FetchBufferBytes optionally sets the bytes fetched messages waiting to
+	// be parsed and merged may hold (0: a quarter of the budget). Fetches
+	// are made smaller so that every assigned partition fits.
 	FetchBufferBytes int64
 	// ChunkBytes is the size of the unit of parallel parsing.
 	ChunkBytes int
@@ -104,18 +111,14 @@ func (c *Config) Defaults() {
 	if c.FlowLogID == "" {
 		c.FlowLogID = "fl-flowlake"
 	}
-	if c.MemoryBytes <= 0 {
-		c.MemoryBytes = 1 << 30
+	if c.MemoryLimit <= 0 {
+		c.MemoryLimit = DefaultMemoryLimit
 	}
-	if c.FetchBufferBytes <= 0 {
-		c.FetchBufferBytes = 128 << 20
-	}
-	c.FetchBufferBytes = max(c.FetchBufferBytes, int64(c.Source.FetchMaxBytes))
 	if c.ChunkBytes <= 0 {
 		c.ChunkBytes = 256 << 10
 	}
 	if c.PendingChunks <= 0 {
-		c.PendingChunks = 16
+		c.PendingChunks = 4
 	}
 	if c.FlushConcurrency <= 0 {
 		c.FlushConcurrency = 8
@@ -167,8 +170,14 @@ type Pipeline struct {
 	sealer  *seal.Sealer
 	reg     prometheus.Registerer
 
-	fetchBudget *budget
-	buffered    atomic.Int64
+	mem *memory
+	// blocks keeps the blocks of flushed batches for new ones.
+	blocks   *schema.BlockPool
+	buffered atomic.Int64 // bytes of batches (the buffered gauge)
+	// assignedParts counts partitions running, to share the fetch buffer.
+	assignedParts atomic.Int64
+	// parseRatio is parseFactor's state (see fetch.go).
+	parseRatio atomic.Int64
 	// lastData is when the idle clock last restarted: a record merged, an
 	// assignment or a revoke (UnixNano). lastBusy is the last time a flush
 	// ran or fetched chunks waited to be merged.
@@ -227,7 +236,7 @@ func New(cfg Config, deps Deps, logger *slog.Logger, reg prometheus.Registerer) 
 	hardCtx, hardStop := context.WithCancel(context.Background())
 	p := &Pipeline{
 		cfg: cfg, logger: logger, source: src, pool: pool, encoder: enc,
-		sink: deps.Sink, dlq: dlq, fetchBudget: newBudget(cfg.FetchBufferBytes),
+		sink: deps.Sink, dlq: dlq, mem: newMemoryBudget(&cfg),
 		encodeSlots: make(chan struct{}, runtime.GOMAXPROCS(0)),
 		hardCtx:     hardCtx, hardStop: hardStop,
 		owned: newOwnedSet(), health: deps.Health,
@@ -236,7 +245,9 @@ func New(cfg Config, deps Deps, logger *slog.Logger, reg prometheus.Registerer) 
 		p.health = NewHealth()
 		p.health.Set(health.Sink, "") // the caller checked it, or it needs none
 	}
+	p.blocks = schema.NewBlockPool(poolShare(p.mem.limit))
 	p.metrics = newMetrics(reg, &p.buffered)
+	logger.Info("memory budget", "memory_limit", cfg.MemoryLimit, "counted", p.mem.limit, "fetch", p.mem.fetchLimit, "batches", p.mem.batchLimit)
 	p.registerDecodeGauge(reg)
 	p.observe = newObserved(reg, p)
 	src.SetHooks(source.Hooks{Assigned: p.assignedHook, JoinFailed: p.joinFailedHook})
@@ -348,11 +359,25 @@ func (p *Pipeline) stopTimeout() time.Duration {
 	return min(p.cfg.StopTimeout, p.cfg.Source.SessionTimeout*2/3)
 }
 
-// overBudget counts the buffered rows and dead letters and the parse
-// workers' decode buffers.
-func (p *Pipeline) overBudget() bool {
-	return p.buffered.Load()+p.pool.DecodeBufferBytes() > p.cfg.MemoryBytes
-}
+// overBudget reports that batches must flush: the memory budget counts
+// the parse workers' decode buffers with the batches.
+func (p *Pipeline) overBudget() bool { return p.mem.over(p.pool.DecodeBufferBytes()) }
+
+// MemoryBudget is the bytes the pipeline lets what it holds take (the
+// memory limit less what the rest of the process takes).
+func (p *Pipeline) MemoryBudget() int64 { return p.mem.limit }
+
+// MemoryUsed is the bytes counted against MemoryBudget now: fetched,
+// batched and encoding. Emptied blocks kept for reuse (MemoryPooled) have a
+// share of the budget of their own.
+func (p *Pipeline) MemoryUsed() int64 { return p.mem.used() }
+
+// MemoryPooled is the bytes of emptied blocks kept for reuse.
+func (p *Pipeline) MemoryPooled() int64 { return p.blocks.Bytes() }
+
+// Stalled reports that reading waits for memory to be freed by flushes: the
+// pipeline is busy, not idle.
+func (p *Pipeline) Stalled() bool { return p.mem.stalled() }
 
 func (m *metrics) addChunk(s parse.Stats) {
 	m.records.Add(s.Records)

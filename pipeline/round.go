@@ -23,6 +23,16 @@ import (
 // README, "Exactly once").
 func (p *Pipeline) runRound(ctx context.Context, pt *partition, r *batch.Round) error {
 	start := time.Now()
+	// The round's rows leave memory when it ends, durable or not (a
+	// failed round ends its partition; the records are re-read).
+	defer func() {
+		p.buffered.Add(-int64(r.Bytes))
+		p.mem.addBatches(-int64(r.Bytes))
+		for _, bt := range r.Batches {
+			p.blocks.Put(bt.Block)
+			bt.Block = nil
+		}
+	}()
 	files := make(map[parse.SkipKey]schema.Pos, len(r.Batches))
 	var (
 		mu              sync.Mutex
@@ -70,7 +80,6 @@ func (p *Pipeline) runRound(ctx context.Context, pt *partition, r *batch.Round) 
 			pt.logger.Debug("kafka offset commit failed", "offset", pt.prog.next, "err", err)
 		}
 	}
-	p.buffered.Add(-int64(r.Bytes))
 	if p.sealer != nil {
 		p.sealer.Kick()
 	}
@@ -110,9 +119,17 @@ func (p *Pipeline) runRound(ctx context.Context, pt *partition, r *batch.Round) 
 	m.rounds.Add(1)
 	m.commitsTotal.Inc()
 	m.roundSeconds.Observe(time.Since(start).Seconds())
-	pt.logger.Debug("round durable", "files", len(r.Batches), "rows", rows, "dead_letters", len(r.Dead), "next_offset", pt.prog.next, "took", time.Since(start))
+	pt.logger.Debug("round durable", "files", len(r.Batches), "rows", rows, "bytes", r.Bytes, "dead_letters", len(r.Dead), "next_offset", pt.prog.next, "took", time.Since(start))
 	return nil
 }
+
+// maxDeadLogged is how many dead letters a run logs one by one; the rest
+// are counted (metrics and the run summary) and kept in the dead-letter sink.
+const maxDeadLogged = 10
+
+// encoderBytes is what one Parquet writer takes beside its page buffers
+// (the zstd encoder's tables and window, mostly).
+const encoderBytes = 8 << 20
 
 // writeBatch encodes one batch and writes it; it returns the file's size.
 func (p *Pipeline) writeBatch(ctx context.Context, pt *partition, bt *batch.Batch) (int, error) {
@@ -137,8 +154,15 @@ func (p *Pipeline) writeBatch(ctx context.Context, pt *partition, bt *batch.Batc
 	case <-ctx.Done():
 		return 0, ctx.Err()
 	}
+	// An encoder holds a page buffer per column, its compressor and the
+	// file it builds until the sink has it.
+	working := int64(len(bt.Block.Layout.Columns))*int64(p.encoder.PageBytes()) + encoderBytes
+	p.mem.addEncoding(working)
 	err := p.encoder.Encode(buf, bt.Block, meta)
 	<-p.encodeSlots
+	held := int64(buf.Cap())
+	p.mem.addEncoding(held - working)
+	defer p.mem.addEncoding(-held)
 	if err != nil {
 		return 0, fmt.Errorf("encode %s: %w", bt.Key.Account, err)
 	}

@@ -1,8 +1,17 @@
 package schema
 
+import (
+	"bytes"
+	"hash/maphash"
+	"unsafe"
+)
+
 // Block holds rows of one Layout column by column, compactly: integers in
 // int64 slices, strings in one byte arena per column, and a validity bitmap
-// per column. Blocks are the unit that is batched, merged and encoded. A
+// per column. Low-cardinality string columns (the ones files
+// dictionary-encode: accounts, interfaces, the enrichment columns) keep each
+// distinct value once, in the arena, and a 4-byte entry number per row, so
+// a buffered row takes a fraction of its text. Blocks are the unit that is batched, merged and encoded. A
 // Block is not safe for concurrent use.
 type Block struct {
 	Layout *Layout
@@ -14,14 +23,73 @@ type Block struct {
 	n    int
 	cols []blockColumn
 	size int
+	// remap is AppendBlock's scratch: the other block's dictionary entries
+	// renumbered into this one's.
+	remap []uint32
 }
 
 type blockColumn struct {
 	kind  Kind
+	dict  bool
 	valid []uint64
 	ints  []int64
-	data  []byte
-	ends  []uint32
+	// data and ends hold the strings: row i (or, in a dictionary column,
+	// entry i) spans data[ends[i-1]:ends[i]].
+	data []byte
+	ends []uint32
+	// ids is a dictionary column's entry per row (0 for null rows), and
+	// table its hash table of entries (entry+1; 0 is empty).
+	ids   []uint32
+	table []uint32
+}
+
+// entry returns string i of the column's arena.
+func (c *blockColumn) entry(i uint32) []byte {
+	start := uint32(0)
+	if i > 0 {
+		start = c.ends[i-1]
+	}
+	return c.data[start:c.ends[i]:c.ends[i]]
+}
+
+var dictSeed = maphash.MakeSeed()
+
+// intern returns v's entry in a dictionary column, adding it when new,
+// and the bytes the column grew by.
+func (c *blockColumn) intern(v []byte) (uint32, int) {
+	if len(c.ends)*2 >= len(c.table) {
+		c.rehash(max(16, len(c.table)*2))
+	}
+	mask := uint64(len(c.table) - 1)
+	for i := maphash.Bytes(dictSeed, v) & mask; ; i = (i + 1) & mask {
+		e := c.table[i]
+		if e == 0 {
+			c.data = append(c.data, v...)
+			c.ends = append(c.ends, uint32(len(c.data)))
+			c.table[i] = uint32(len(c.ends))
+			return uint32(len(c.ends) - 1), len(v) + 8
+		}
+		if bytes.Equal(c.entry(e-1), v) {
+			return e - 1, 0
+		}
+	}
+}
+
+func (c *blockColumn) rehash(n int) {
+	if cap(c.table) >= n {
+		c.table = c.table[:n]
+		clear(c.table)
+	} else {
+		c.table = make([]uint32, n)
+	}
+	mask := uint64(n - 1)
+	for e := range uint32(len(c.ends)) {
+		i := maphash.Bytes(dictSeed, c.entry(e)) & mask
+		for c.table[i] != 0 {
+			i = (i + 1) & mask
+		}
+		c.table[i] = e + 1
+	}
 }
 
 // rowOverhead approximates the fixed per-row bytes of the slices.
@@ -32,6 +100,7 @@ func NewBlock(l *Layout) *Block {
 	b := &Block{Layout: l, cols: make([]blockColumn, len(l.Columns))}
 	for i, c := range l.Columns {
 		b.cols[i].kind = c.Kind
+		b.cols[i].dict = c.Kind == KindString && dictionaryColumns[c.Field]
 	}
 	return b
 }
@@ -48,16 +117,19 @@ func (b *Block) Mem() int {
 	n := 0
 	for i := range b.cols {
 		c := &b.cols[i]
-		n += cap(c.valid)*8 + cap(c.ints)*8 + cap(c.data) + cap(c.ends)*4
+		n += cap(c.valid)*8 + cap(c.ints)*8 + cap(c.data) + cap(c.ends)*4 + cap(c.ids)*4 + cap(c.table)*4
 	}
-	return n
+	// The block and its column headers count too: with many small blocks
+	// (many accounts and hours at once) they are most of the memory.
+	return n + cap(b.remap)*4 + int(unsafe.Sizeof(Block{})) + len(b.cols)*int(unsafe.Sizeof(blockColumn{}))
 }
 
 // Reset empties the block, keeping its memory for reuse.
 func (b *Block) Reset() {
 	for i := range b.cols {
 		c := &b.cols[i]
-		c.valid, c.ints, c.data, c.ends = c.valid[:0], c.ints[:0], c.data[:0], c.ends[:0]
+		c.valid, c.ints, c.data, c.ends, c.ids = c.valid[:0], c.ints[:0], c.data[:0], c.ends[:0], c.ids[:0]
+		clear(c.table)
 	}
 	b.n, b.size = 0, 0
 	b.First, b.Last = Pos{}, Pos{}
@@ -79,7 +151,16 @@ func (b *Block) Append(r *Record, pos Pos, t int64) {
 		if set {
 			c.valid[word] |= bit
 		}
-		if c.kind == KindString {
+		if c.dict {
+			e := uint32(0)
+			if set {
+				var grew int
+				e, grew = c.intern(r.Str[id])
+				size += grew
+			}
+			c.ids = append(c.ids, e)
+			size += 4
+		} else if c.kind == KindString {
 			if set {
 				c.data = append(c.data, r.Str[id]...)
 				size += len(r.Str[id])
@@ -127,7 +208,21 @@ func (b *Block) AppendBlock(o *Block) {
 	for i := range b.cols {
 		c, oc := &b.cols[i], &o.cols[i]
 		c.valid = appendBits(c.valid, b.n, oc.valid, o.n)
-		if c.kind == KindString {
+		if c.dict {
+			b.remap = b.remap[:0]
+			for e := range uint32(len(oc.ends)) {
+				id, grew := c.intern(oc.entry(e))
+				b.remap = append(b.remap, id)
+				b.size += grew
+			}
+			if len(b.remap) == 0 {
+				b.remap = append(b.remap, 0) // every row is null
+			}
+			for _, e := range oc.ids {
+				c.ids = append(c.ids, b.remap[e])
+			}
+			b.size += 4 * len(oc.ids)
+		} else if c.kind == KindString {
 			base := uint32(len(c.data))
 			c.data = append(c.data, oc.data...)
 			for _, e := range oc.ends {
@@ -138,7 +233,19 @@ func (b *Block) AppendBlock(o *Block) {
 		}
 	}
 	b.n += o.n
-	b.size += o.size
+	b.size += o.sizeNonDict()
+}
+
+// sizeNonDict is Size less what dictionary columns add (AppendBlock counts
+// those itself, since shared entries are stored once).
+func (b *Block) sizeNonDict() int {
+	s := b.size
+	for i := range b.cols {
+		if c := &b.cols[i]; c.dict {
+			s -= 4*len(c.ids) + len(c.data) + 8*len(c.ends)
+		}
+	}
+	return s
 }
 
 // appendBits appends the first m bits of src to dst, which holds n bits.
@@ -175,6 +282,12 @@ func (b *Block) Int(col, row int) int64 { return b.cols[col].ints[row] }
 // Bytes returns the string in column col of row, aliasing the block.
 func (b *Block) Bytes(col, row int) []byte {
 	c := &b.cols[col]
+	if c.dict {
+		if len(c.ends) == 0 {
+			return nil
+		}
+		return c.entry(c.ids[row])
+	}
 	start := uint32(0)
 	if row > 0 {
 		start = c.ends[row-1]

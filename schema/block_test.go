@@ -52,6 +52,22 @@ func TestBlockAppendAndMerge(t *testing.T) {
 		if a.First.Offset != 0 || a.Last.Offset != int64(len(lines)-1) || a.MinTime != 1700000000 {
 			t.Fatalf("split %d: first %v last %v min %d", split, a.First, a.Last, a.MinTime)
 		}
+		// A reused block (a pool's) holds the same rows as a new one, and
+		// merging a block twice shares its dictionary entries.
+		b.Reset()
+		b.AppendBlock(all)
+		b.AppendBlock(all)
+		for row := range 2 * len(lines) {
+			for c, col := range l.Columns {
+				if b.Valid(c, row) != all.Valid(c, row%len(lines)) ||
+					(col.Kind == KindString && string(b.Bytes(c, row)) != string(all.Bytes(c, row%len(lines)))) {
+					t.Fatalf("split %d: reused block row %d col %s differs", split, row, col.Name)
+				}
+			}
+		}
+		if b.Size() >= 2*all.Size() {
+			t.Fatalf("split %d: a block merged twice takes %d bytes, not less than twice %d", split, b.Size(), all.Size())
+		}
 	}
 }
 

@@ -64,6 +64,9 @@ type Batch struct {
 
 // Batcher holds one partition's open batches. It is used by one goroutine.
 type Batcher struct {
+	// NewBlock, when set, returns the empty block of a new batch (from a
+	// pool, say); its capacity counts in Size from the start.
+	NewBlock  func(*schema.Layout) *schema.Block
 	cfg       Config
 	open      map[parse.GroupKey]*Batch
 	dead      []parse.DeadLetter
@@ -108,7 +111,13 @@ func (b *Batcher) Add(c *parse.Chunk, last int64, now time.Time) (full bool) {
 	for _, g := range c.Groups {
 		bt, ok := b.open[g.Key]
 		if !ok {
-			bt = &Batch{Key: g.Key, Block: schema.NewBlock(g.Key.Layout), Created: now}
+			bt = &Batch{Key: g.Key, Created: now}
+			if b.NewBlock != nil {
+				bt.Block = b.NewBlock(g.Key.Layout)
+			} else {
+				bt.Block = schema.NewBlock(g.Key.Layout)
+			}
+			b.size += bt.Block.Mem()
 			b.open[g.Key] = bt
 		}
 		before := bt.Block.Mem()
@@ -154,10 +163,15 @@ type Round struct {
 }
 
 // Due returns the batches that must be flushed now, removed from the open
-// set, with the dead letters waiting. memoryPressure flushes every batch.
-// It returns nil when nothing is due.
+// set, with the dead letters waiting. memoryPressure flushes the largest
+// batches, at least half of the memory the batcher holds. It returns nil
+// when nothing is due.
 func (b *Batcher) Due(now time.Time, memoryPressure, stop bool) *Round {
 	var out []*Batch
+	pressured := map[*Batch]bool(nil)
+	if memoryPressure && !stop {
+		pressured = b.largest(b.size / 2)
+	}
 	eventTime := b.clock.now()
 	for k, bt := range b.open {
 		reason := Reason("")
@@ -172,7 +186,7 @@ func (b *Batcher) Due(now time.Time, memoryPressure, stop bool) *Round {
 			reason = ReasonHourOver
 		case now.Sub(bt.Created) >= b.cfg.MaxAge:
 			reason = ReasonAge
-		case memoryPressure:
+		case pressured[bt]:
 			reason = ReasonMemory
 		}
 		if reason != "" {
@@ -204,6 +218,26 @@ func (b *Batcher) Due(now time.Time, memoryPressure, stop bool) *Round {
 	r.Commit = b.commitPosition()
 	r.Watermark = b.durableWatermark()
 	return r
+}
+
+// largest returns the largest open batches that together hold at least n
+// bytes.
+func (b *Batcher) largest(n int) map[*Batch]bool {
+	all := make([]*Batch, 0, len(b.open))
+	for _, bt := range b.open {
+		all = append(all, bt)
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].Block.Mem() > all[j].Block.Mem() })
+	out := make(map[*Batch]bool)
+	freed := 0
+	for _, bt := range all {
+		if freed >= n && len(out) > 0 {
+			break
+		}
+		out[bt] = true
+		freed += bt.Block.Mem()
+	}
+	return out
 }
 
 // commitPosition is the lowest offset some open batch or waiting dead letter

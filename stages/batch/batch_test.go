@@ -55,6 +55,11 @@ func TestFlushReasons(t *testing.T) {
 			b.Add(chunk(t, "111111111111", 0, 10, hour0+10), 9, now)
 			b.Add(chunk(t, "222222222222", 10, 10, hour0+3600+300), 19, now)
 		}, now, false, false, []Reason{ReasonHourOver}},
+		{"memory pressure flushes the largest half", func(b *Batcher) {
+			b.Add(chunk(t, "111111111111", 0, 10, hour0+10), 9, now)
+			b.Add(chunk(t, "222222222222", 10, 90, hour0+20), 99, now)
+			b.Add(chunk(t, "333333333333", 100, 10, hour0+20), 109, now)
+		}, now, true, false, []Reason{ReasonMemory}},
 		{"one outlier does not move the clock", func(b *Batcher) {
 			b.Add(chunk(t, "111111111111", 0, 10, hour0+10), 9, now)
 			b.Add(chunk(t, "222222222222", 10, 1, 9_999_999_999), 10, now)
@@ -65,10 +70,10 @@ func TestFlushReasons(t *testing.T) {
 			b.Add(chunk(t, "222222222222", 10, 1, 9_999_999_999), 10, now)
 			b.Add(chunk(t, "222222222222", 11, 9, hour0+3600+400), 19, now)
 		}, now, false, false, []Reason{ReasonHourOver}},
-		{"memory pressure flushes all", func(b *Batcher) {
+		{"memory pressure flushes one of equals", func(b *Batcher) {
 			b.Add(chunk(t, "111111111111", 0, 10, hour0+10), 9, now)
 			b.Add(chunk(t, "222222222222", 10, 10, hour0+20), 19, now)
-		}, now, true, false, []Reason{ReasonMemory, ReasonMemory}},
+		}, now, true, false, []Reason{ReasonMemory}},
 		{"stop flushes all", func(b *Batcher) {
 			b.Add(chunk(t, "111111111111", 0, 10, hour0+10), 9, now)
 			b.Add(chunk(t, "222222222222", 10, 10, hour0+20), 19, now)

@@ -3,15 +3,16 @@ package encode
 import (
 	"bytes"
 	"fmt"
+	"runtime"
 	"sort"
 	"sync"
 
+	"github.com/klauspost/compress/zstd"
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress"
 	"github.com/parquet-go/parquet-go/compress/gzip"
 	"github.com/parquet-go/parquet-go/compress/snappy"
 	"github.com/parquet-go/parquet-go/compress/uncompressed"
-	"github.com/parquet-go/parquet-go/compress/zstd"
 
 	"flowlake/schema"
 )
@@ -40,12 +41,23 @@ type Encoder struct {
 
 const chunkRows = 4096
 
+// defaultPageBytes is the default target size of a data page.
+const defaultPageBytes = 1 << 20
+
 // New validates cfg and returns an Encoder.
 func New(cfg Config) (*Encoder, error) {
 	e := &Encoder{cfg: cfg}
 	switch cfg.Codec {
 	case "", "zstd":
-		e.codec = &zstd.Codec{Level: zstd.SpeedDefault}
+		pageBytes := cfg.PageBytes
+		if pageBytes <= 0 {
+			pageBytes = defaultPageBytes
+		}
+		c, err := newZstdCodec(zstd.SpeedDefault, pageBytes, runtime.GOMAXPROCS(0)*2)
+		if err != nil {
+			return nil, err
+		}
+		e.codec = c
 	case "snappy":
 		e.codec = &snappy.Codec{}
 	case "gzip":
@@ -56,11 +68,15 @@ func New(cfg Config) (*Encoder, error) {
 		return nil, fmt.Errorf("unknown parquet codec %q (want zstd, snappy, gzip or none)", cfg.Codec)
 	}
 	if e.cfg.PageBytes <= 0 {
-		e.cfg.PageBytes = 1 << 20
+		e.cfg.PageBytes = defaultPageBytes
 	}
 	e.scratch.New = func() any { s := make([]parquet.Value, chunkRows); return &s }
 	return e, nil
 }
+
+// PageBytes is the target size of a page before compression: the
+// encoder's buffer per column.
+func (e *Encoder) PageBytes() int { return e.cfg.PageBytes }
 
 func (e *Encoder) schema(l *schema.Layout) *parquet.Schema {
 	if s, ok := e.schemas.Load(l.ID); ok {

@@ -39,6 +39,9 @@ type Config struct {
 	MaxMessageBytes int64
 	// Enrichment says which enrichment columns files gain.
 	Enrichment schema.Enrichment
+	// FreeBlockBytes bounds the emptied chunk blocks kept for reuse;
+	// default 16 MiB.
+	FreeBlockBytes int64
 	// MaxDeadPerMessage is how many dead letters one message keeps one by
 	// one; the rest become one summary dead letter holding the whole raw
 	// message (see DeadLetter.Records). <= 0 means DefaultMaxDeadPerMessage.
@@ -228,8 +231,9 @@ type Pool struct {
 	formatsMu   sync.Mutex
 	formats     map[string]*schema.Format // canonical format text -> format
 	headerCount int
-	blocks      sync.Map // *schema.Layout -> *sync.Pool of *schema.Block
-	wg          sync.WaitGroup
+	// free keeps the blocks of merged chunks for the next chunks.
+	free *schema.BlockPool
+	wg   sync.WaitGroup
 	// headerBytes is the header text the shared cache holds.
 	headerBytes int
 	// decodeBytes is the memory of every worker's decode buffers
@@ -263,6 +267,9 @@ func NewPool(cfg Config, enricher Enricher, logger *slog.Logger) (*Pool, error) 
 	if !schema.ValidRegion([]byte(cfg.Region)) {
 		return nil, fmt.Errorf("region %q is not a region name", cfg.Region)
 	}
+	if cfg.FreeBlockBytes <= 0 {
+		cfg.FreeBlockBytes = 16 << 20
+	}
 	if cfg.MaxDeadPerMessage <= 0 {
 		cfg.MaxDeadPerMessage = DefaultMaxDeadPerMessage
 	}
@@ -284,7 +291,7 @@ func NewPool(cfg Config, enricher Enricher, logger *slog.Logger) (*Pool, error) 
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	p := &Pool{cfg: cfg, enricher: enricher, logger: logger, jobs: make(chan *Chunk, cfg.Workers*2), formats: make(map[string]*schema.Format)}
+	p := &Pool{cfg: cfg, enricher: enricher, logger: logger, jobs: make(chan *Chunk, cfg.Workers*2), formats: make(map[string]*schema.Format), free: schema.NewBlockPool(cfg.FreeBlockBytes)}
 	// Configured formats are canonical: a header naming the same fields
 	// maps to the same *Format, hence the same layout and batches.
 	p.formats[cfg.Format.String()] = cfg.Format
@@ -340,30 +347,9 @@ func (p *Pool) Release(c *Chunk) {
 	c.Groups = nil
 }
 
-// blockPool returns the free blocks of layout l. It is keyed by the layout
-// itself (a pointer: no allocation to look it up).
-func (p *Pool) blockPool(l *schema.Layout) *sync.Pool {
-	if bp, ok := p.blocks.Load(l); ok {
-		return bp.(*sync.Pool)
-	}
-	bp, _ := p.blocks.LoadOrStore(l, &sync.Pool{})
-	return bp.(*sync.Pool)
-}
+func (p *Pool) getBlock(l *schema.Layout) *schema.Block { return p.free.Get(l) }
 
-func (p *Pool) getBlock(l *schema.Layout) *schema.Block {
-	if b, ok := p.blockPool(l).Get().(*schema.Block); ok && b.Layout == l {
-		return b
-	}
-	return schema.NewBlock(l)
-}
-
-func (p *Pool) putBlock(b *schema.Block) {
-	if b.Size() > 4<<20 {
-		return // let the GC have unusually large blocks
-	}
-	b.Reset()
-	p.blockPool(b.Layout).Put(b)
-}
+func (p *Pool) putBlock(b *schema.Block) { p.free.Put(b) }
 
 // Layout returns the output layout of records of format f.
 func (p *Pool) Layout(f *schema.Format) *schema.Layout {

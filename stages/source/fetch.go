@@ -23,6 +23,10 @@ type Fetcher struct {
 	conn      *kafka.Conn
 	logger    *slog.Logger
 	failures  int
+	// MaxBytes caps the next fetches below the configured FetchMaxBytes
+	// (0: FetchMaxBytes), so that a memory budget shared by many partitions
+	// holds a fetch of each.
+	MaxBytes int
 }
 
 // Fetcher returns a fetcher for a's partition starting at offset, which may
@@ -110,7 +114,11 @@ func (f *Fetcher) read(buf []parse.Message) ([]parse.Message, error) {
 		return buf, err
 	}
 	_ = f.conn.SetReadDeadline(time.Now().Add(f.s.cfg.FetchMaxWait + 15*time.Second))
-	b := f.conn.ReadBatchWith(kafka.ReadBatchConfig{MinBytes: 1, MaxBytes: f.s.cfg.FetchMaxBytes, MaxWait: f.s.cfg.FetchMaxWait})
+	maxBytes := f.s.cfg.FetchMaxBytes
+	if f.MaxBytes > 0 {
+		maxBytes = min(maxBytes, f.MaxBytes)
+	}
+	b := f.conn.ReadBatchWith(kafka.ReadBatchConfig{MinBytes: 1, MaxBytes: maxBytes, MaxWait: f.s.cfg.FetchMaxWait})
 	for {
 		m, err := b.ReadMessage()
 		if err != nil {
