@@ -36,6 +36,7 @@ type Config struct {
 	Parquet      encode.Config `yaml:"parquet"`
 	Memory       Memory        `yaml:"memory"`
 	Enrich       Enrich        `yaml:"enrich"`
+	Seal         Seal          `yaml:"seal"`
 	Input        Input         `yaml:"input"`
 	ExitWhenIdle time.Duration `yaml:"exit_when_idle"`
 	// DrainTimeout bounds how long a batch run (ExitWhenIdle) waits for the
@@ -127,6 +128,7 @@ func Default() Config {
 		Parquet:          encode.Config{Codec: "zstd"},
 		Memory:           Memory{Limit: 256 << 20},
 		Enrich:           Enrich{RefreshInterval: 5 * time.Minute, PollInterval: 10 * time.Second},
+		Seal:             DefaultSeal,
 		Input:            defaultInput(),
 		MetricsAddr:      "",
 		LogLevel:         "info",
@@ -184,6 +186,7 @@ func (c *Config) kafkaProblems(v *validator) {
 	if c.Kafka.Topic == "" {
 		v.bad("kafka.topic", "required")
 	}
+	c.validateSeal(v)
 	if c.Kafka.Group == "" {
 		v.bad("kafka.group", "required")
 	}

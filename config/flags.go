@@ -80,6 +80,7 @@ func DemoFlags(fs *flag.FlagSet, c *Config) {
 // outputFlags binds the flags of every command that writes the lake.
 func outputFlags(fs *flag.FlagSet, c *Config) {
 	fs.StringVar(&c.Sink.URL, "sink", c.Sink.URL, "output: file:///dir or s3://bucket/prefix")
+	sealFlags(fs, c)
 	fs.StringVar(&c.DLQ, "dlq", c.DLQ, "dead letters: kafka://topic, file:///dir or s3://bucket/prefix (default: _dead_letters/ in the sink)")
 	fs.StringVar(&c.Region, "region", c.Region, "region for records whose format and interface give none")
 	fs.StringVar(&c.Account, "account", c.Account, "account for records whose format and envelope give none")

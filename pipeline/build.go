@@ -115,6 +115,7 @@ func PipelineConfig(c *config.Config) (Config, error) {
 		ExitWhenIdle:     c.ExitWhenIdle,
 		DrainTimeout:     c.DrainTimeout,
 		ProgressInterval: c.ProgressInterval,
+		Seal:             sealConfig(c),
 	}, nil
 }
 

@@ -18,6 +18,7 @@ import (
 	"flowlake/stages/encode"
 	"flowlake/stages/output"
 	"flowlake/stages/parse"
+	"flowlake/stages/seal"
 	"flowlake/stages/sink"
 	"flowlake/stages/source"
 )
@@ -76,6 +77,9 @@ type Config struct {
 	WedgedAfter time.Duration
 	// ProgressInterval is how often progress is logged (0 = never).
 	ProgressInterval time.Duration
+	// Seal, when set, seals hours and writes their manifests (see
+	// stages/seal); the sink must be a sink.Store.
+	Seal *seal.Config
 	// OnOffsetReset is what a partition whose position is outside its log
 	// does: source.ResetFail (default) or source.ResetEarliest.
 	OnOffsetReset string
@@ -155,6 +159,8 @@ type Pipeline struct {
 	output  *output.Parquet
 	sink    sink.Sink
 	dlq     deadletter.Writer
+	sealer  *seal.Sealer
+	reg     prometheus.Registerer
 
 	mem *memory
 	// blocks keeps the blocks of flushed batches for new ones.
@@ -242,6 +248,12 @@ func New(cfg Config, deps Deps, logger *slog.Logger, reg prometheus.Registerer) 
 	if kafkaSrc != nil {
 		kafkaSrc.SetHooks(source.Hooks{Assigned: p.assignedHook, JoinFailed: p.joinFailedHook})
 	}
+	p.reg = reg
+	if kafkaSrc != nil { // sealing decides from the group's checkpoints and the topic's end offsets
+		if err := p.newSealer(deps.Sink, deps.DeadLetters == nil); err != nil {
+			return nil, fmt.Errorf("seal: %w", err)
+		}
+	}
 	return p, nil
 }
 
@@ -312,6 +324,9 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	if p.cfg.ProgressInterval > 0 {
 		go p.progressLoop(runCtx)
 	}
+	if p.sealer != nil {
+		go p.sealer.Run(runCtx)
+	}
 	stopAfter := context.AfterFunc(runCtx, func() { p.stopping.Store(true) })
 	defer stopAfter()
 	err := p.source.RunStreams(runCtx, p.handle)
@@ -330,6 +345,9 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		o = outcomeStopped()
 	case o.err != nil:
 		err = o.err
+	}
+	if err == nil {
+		p.finalSeal() // before the summary, which stays the last line
 	}
 	p.logSummary(o)
 	return err

@@ -61,6 +61,9 @@ func (p *Pipeline) runRound(ctx context.Context, pt *partition, r *batch.Round) 
 		dead = &schema.Pos{Offset: r.Dead[n-1].Offset, Line: r.Dead[n-1].Line}
 	}
 	pt.prog.Advance(r.Commit, files, dead)
+	if err := p.noteSeal(ctx, pt, r); err != nil {
+		return err
+	}
 	if err := pt.prog.Store(ctx, p.sink, pt.s.CheckpointKey(), pt.id.Topic, pt.id.Partition); err != nil {
 		return err
 	}
@@ -72,6 +75,9 @@ func (p *Pipeline) runRound(ctx context.Context, pt *partition, r *batch.Round) 
 			// Kafka commit (say, after a revoke) only delays lag metrics.
 			pt.logger.Debug("kafka offset commit failed", "offset", pt.prog.Next, "err", err)
 		}
+	}
+	if p.sealer != nil {
+		p.sealer.Kick()
 	}
 	m := p.metrics
 	m.rows.Add(rows)

@@ -9,6 +9,8 @@
 //	flowlake ddl      print the Athena table over the sink
 //	flowlake config   check a config file, or print the effective configuration
 //	flowlake version  print the version
+//	flowlake verify   check a lake or an archive against its manifests
+//	flowlake archive  copy sealed hours into a compacted archive
 package main
 
 import (
@@ -52,11 +54,15 @@ func main() {
 	case "version", "--version", "-version":
 		printVersion(os.Stdout)
 		return
+	case "verify":
+		err = verifyCmd(ctx, args, os.Stdout)
+	case "archive":
+		err = archiveCmd(ctx, args)
 	case "help", "-h", "--help":
 		usage()
 		return
 	default:
-		fmt.Fprintf(os.Stderr, "flowlake: unknown command %q (want run, backfill, demo, gen, inspect, ddl, config or version)\n", cmd)
+		fmt.Fprintf(os.Stderr, "flowlake: unknown command %q (want run, backfill, demo, gen, inspect, ddl, config, verify, archive or version)\n", cmd)
 		os.Exit(2)
 	}
 	os.Exit(exitCode(cmd, err))
@@ -110,6 +116,8 @@ commands:
   ddl      print the Athena CREATE EXTERNAL TABLE for the sink (flowlake ddl --help)
   config   check FILE: report every problem; print: the effective configuration
   version  print the version (also --version)
+  verify   check a lake or an archive against its manifests (flowlake verify --help)
+  archive  copy sealed hours into a compacted, append-only archive (flowlake archive --help)
 `)
 }
 

@@ -55,6 +55,13 @@ func TestCommandLine(t *testing.T) {
 		{"bad format", nil, []string{"run", "--brokers", "k:9092", "--format", "${version} ${nope}"}, 2, `"nope"`},
 		{"help", nil, []string{"run", "--help"}, 0, "-exit-when-idle"},
 		{"gen bad flag", nil, []string{"gen", "--records", "x"}, 2, "-records"},
+		{"negative seal lateness", nil, []string{"run", "--brokers", "k:9092", "--seal-lateness", "-1m"}, 2, "--seal-lateness"},
+		{"verify without store", nil, []string{"verify"}, 2, "want one lake or archive URL"},
+		{"verify missing directory", nil, []string{"verify", "/nonexistent/lake"}, 2, "not a directory"},
+		{"verify bad since", nil, []string{"verify", "/tmp", "--since", "yesterday"}, 2, "--since"},
+		{"verify help", nil, []string{"verify", "--help"}, 0, "-accounts"},
+		{"archive without destination", nil, []string{"archive", "--from", "/tmp"}, 2, "--to"},
+		{"archive help", nil, []string{"archive", "--help"}, 0, "-target-file-size"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"maps"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -26,6 +27,8 @@ import (
 	"flowlake/schema"
 	"flowlake/stages/deadletter"
 	"flowlake/stages/generate"
+	"flowlake/stages/seal"
+	flverify "flowlake/stages/verify"
 )
 
 // genConfig is the generator configuration the tests share: fixed start
@@ -250,10 +253,17 @@ type lake struct {
 	tmpFiles    []string                  // local sink temp files left by a kill
 	accounts    map[string]bool           // account folders with files
 	hours       map[string]bool           // YYYYMMDDHH folders with files
+	// Sealing: manifests and revisions by hour folder, ledger copies, and
+	// every Parquet file's rows by key (to check the manifests).
+	manifests map[string][][]byte
+	ledger    int
+	fileRows  map[string]int64
+	archive   bool // an archive's marker is there
 }
 
 func newLake() *lake {
-	return &lake{checkpoints: map[string]checkpointFile{}, accounts: map[string]bool{}, hours: map[string]bool{}}
+	return &lake{checkpoints: map[string]checkpointFile{}, accounts: map[string]bool{}, hours: map[string]bool{},
+		manifests: map[string][][]byte{}, fileRows: map[string]int64{}}
 }
 
 // checkpointFile is the part of a partition checkpoint the tests check.
@@ -287,6 +297,15 @@ func (l *lake) add(tb testing.TB, key string, data []byte) {
 	l.objects++
 	l.bytes += int64(len(data))
 	switch {
+	case strings.HasPrefix(key, "AWSLogs/") && strings.HasPrefix(path.Base(key), "_flowlake_manifest"):
+		l.manifests[path.Dir(key)] = append(l.manifests[path.Dir(key)], data)
+	case key == flverify.ArchiveMarker:
+		l.archive = true
+	case strings.HasPrefix(key, seal.LedgerPrefix):
+		if _, _, ok := seal.ParseLedgerKey(key); !ok {
+			tb.Fatalf("object %s: unexpected name in the manifest ledger", key)
+		}
+		l.ledger++
 	case strings.HasPrefix(key, "AWSLogs/"):
 		m := parquetKeyRE.FindStringSubmatch(key)
 		if m == nil {
@@ -302,6 +321,7 @@ func (l *lake) add(tb testing.TB, key string, data []byte) {
 			}
 		}
 		l.files++
+		l.fileRows[key] = int64(len(f.Rows))
 		l.rows = append(l.rows, f.RowStrings(rowColumns)...)
 		l.accounts[m[1]] = true
 		l.hours[m[3]+m[4]+m[5]+m[6]] = true
@@ -423,6 +443,7 @@ func verify(tb testing.TB, want *expectation, got *lake) {
 		got.objects, float64(got.bytes)/(1<<20), got.files, len(got.rows), len(got.accounts), len(got.hours),
 		got.deadFiles, len(got.dead), len(got.checkpoints), len(got.tmpFiles))
 	diffRows(tb, want.rows, want.nrows, got.rows)
+	checkSealed(tb, got)
 
 	seen := map[string]int{}
 	bad := 0
@@ -535,4 +556,46 @@ func checkProduced(tb testing.TB, want *expectation, p *producer, wantBad bool) 
 		tb.Fatal("no bad lines produced")
 	}
 	tb.Logf("topic: %d records in %d messages, %d bad lines %v, end offsets %v", records, messages, bad, want.reasons, want.ends)
+}
+
+// checkSealed checks every sealed hour: revisions 1..N each once, the
+// pointer a copy of revision N, and every listed file present with the
+// rows the manifest says (read here with arrow).
+func checkSealed(tb testing.TB, l *lake) {
+	tb.Helper()
+	sealed, late := 0, int64(0)
+	for folder, objs := range l.manifests {
+		revs := map[int]*seal.Manifest{}
+		for _, b := range objs {
+			m, err := seal.Decode(b)
+			if err != nil {
+				tb.Fatalf("%s: %v", folder, err)
+			}
+			revs[m.Revision] = m
+		}
+		if len(objs) != len(revs)+1 {
+			tb.Fatalf("%s: %d manifest objects for %d revisions, want the revisions and one pointer", folder, len(objs), len(revs))
+		}
+		latest := revs[len(revs)]
+		if latest == nil {
+			tb.Fatalf("%s: revisions are not 1..%d", folder, len(revs))
+		}
+		var rows int64
+		for _, f := range latest.Files {
+			n, ok := l.fileRows[folder+"/"+f.Name]
+			if !ok || n != f.Rows {
+				tb.Fatalf("%s: manifest revision %d lists %s with %d rows; the sink has %d (present %v)", folder, latest.Revision, f.Name, f.Rows, n, ok)
+			}
+			rows += n
+		}
+		if rows != latest.Rows {
+			tb.Fatalf("%s: manifest rows %d, its files hold %d", folder, latest.Rows, rows)
+		}
+		sealed++
+		late += latest.Totals.LateRows
+	}
+	if l.ledger < sealed {
+		tb.Fatalf("%d sealed hours but %d ledger copies", sealed, l.ledger)
+	}
+	tb.Logf("sealed: %d account-hours with manifests (%d late rows in later revisions)", sealed, late)
 }

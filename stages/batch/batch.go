@@ -176,6 +176,9 @@ type Round struct {
 	// More says batches that are due were left for the next round
 	// (Config.MaxRoundBatches).
 	More bool
+	// Watermark is the event time (Unix seconds) every record below Commit
+	// has reached once the round is durable (see durableWatermark).
+	Watermark int64
 }
 
 // Due returns the batches that must be flushed now, removed from the open
@@ -232,6 +235,7 @@ func (b *Batcher) Due(now time.Time, memoryPressure, stop bool) *Round {
 	}
 	b.size -= r.Bytes
 	r.Commit = b.commitPosition()
+	r.Watermark = b.durableWatermark()
 	return r
 }
 

@@ -10,12 +10,14 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"flowlake/schema"
 	"flowlake/stages/parse"
+	"flowlake/stages/seal"
 	"flowlake/stages/sink"
 )
 
@@ -41,8 +43,11 @@ type checkpoint struct {
 	// entry of a key wins over an earlier segment's.
 	Segments []segment `json:"segments,omitempty"`
 	// Seq numbers segment objects.
-	Seq     int64  `json:"seq,omitempty"`
-	Updated string `json:"updated"`
+	Seq int64 `json:"seq,omitempty"`
+	// Watermark and Hours are the partition's sealing state (see seal.go).
+	Watermark int64           `json:"watermark,omitempty"`
+	Hours     []seal.HourMark `json:"hours,omitempty"`
+	Updated   string          `json:"updated"`
 }
 
 // segment is a spilled object of durable entries.
@@ -69,6 +74,14 @@ type Progress struct {
 	Next    int64
 	durable map[parse.SkipKey]schema.Pos
 	dead    *schema.Pos
+	// Watermark, Hours and Pruned are the partition's sealing state, kept
+	// by the pipeline's sealer: the latest durable record time, and for
+	// each hour this partition wrote that no manifest covers yet, the
+	// offset of its last record there; Pruned is when covered hours were
+	// last dropped.
+	Watermark int64
+	Hours     map[schema.PartitionKey]int64
+	Pruned    time.Time
 	// fresh are the keys whose durable entry is in no segment yet; they
 	// go inline in the checkpoint, or to a new segment once too many.
 	fresh    map[parse.SkipKey]struct{}
@@ -80,7 +93,7 @@ type Progress struct {
 func New(next int64) *Progress { return newProgress(next) }
 
 func newProgress(next int64) *Progress {
-	return &Progress{Next: next, durable: map[parse.SkipKey]schema.Pos{}, fresh: map[parse.SkipKey]struct{}{}}
+	return &Progress{Next: next, durable: map[parse.SkipKey]schema.Pos{}, fresh: map[parse.SkipKey]struct{}{}, Hours: map[schema.PartitionKey]int64{}}
 }
 
 // Load reads the checkpoint at key; found is false when there is none.
@@ -100,7 +113,10 @@ func Load(ctx context.Context, s sink.Sink, key, topic string, partition int) (*
 		return nil, false, fmt.Errorf("checkpoint %s does not match %s/%d", key, topic, partition)
 	}
 	p := newProgress(c.Next)
-	p.dead, p.seq = c.DeadLetters, c.Seq
+	p.dead, p.seq, p.Watermark = c.DeadLetters, c.Seq, c.Watermark
+	for _, h := range c.Hours {
+		p.Hours[h.Key()] = h.LastOffset
+	}
 	merge := func(ds []durable, fresh bool) {
 		for _, d := range ds {
 			if d.Pos.Offset < p.Next {
@@ -185,7 +201,8 @@ func (p *Progress) Store(ctx context.Context, s sink.Sink, key, topic string, pa
 		}
 	}
 	c := checkpoint{Version: 1, Topic: topic, Partition: partition, Next: p.Next,
-		DeadLetters: p.dead, Segments: p.segments, Seq: p.seq, Updated: time.Now().UTC().Format(time.RFC3339Nano)}
+		DeadLetters: p.dead, Segments: p.segments, Seq: p.seq, Watermark: p.Watermark,
+		Hours: p.HourMarks(), Updated: time.Now().UTC().Format(time.RFC3339Nano)}
 	for k := range p.fresh {
 		c.Durable = append(c.Durable, durable{SkipKey: k, Pos: p.durable[k]})
 	}
@@ -231,3 +248,26 @@ func (p *Progress) spill(ctx context.Context, s sink.Sink, key, topic string, pa
 
 // Durable is the number of batch keys durable past Next.
 func (p *Progress) Durable() int { return len(p.durable) }
+
+// DurablePast returns, per batch key, the last durable record at or
+// past Next.
+func (p *Progress) DurablePast() map[parse.SkipKey]schema.Pos { return p.durable }
+
+// HourMarks returns the hour marks in a stable order.
+func (p *Progress) HourMarks() []seal.HourMark {
+	out := make([]seal.HourMark, 0, len(p.Hours))
+	for k, last := range p.Hours {
+		out = append(out, seal.HourMark{Account: k.Account, Region: k.Region, Hour: k.Hour, LastOffset: last})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Hour != b.Hour {
+			return a.Hour < b.Hour
+		}
+		if a.Account != b.Account {
+			return a.Account < b.Account
+		}
+		return a.Region < b.Region
+	})
+	return out
+}

@@ -79,7 +79,13 @@ func (a *Assignment) ID() StreamID { return StreamID{Topic: a.Topic, Partition: 
 // CheckpointKey implements Stream:
 // `_flowlake/checkpoints/<group>/<topic>/<partition>.json`.
 func (a *Assignment) CheckpointKey() string {
-	return "_flowlake/checkpoints/" + url.PathEscape(a.group) + "/" + url.PathEscape(a.Topic) + "/" + strconv.Itoa(a.Partition) + ".json"
+	return CheckpointKey(a.group, a.Topic, a.Partition)
+}
+
+// CheckpointKey is where a consumer group keeps a partition's progress
+// record: `_flowlake/checkpoints/<group>/<topic>/<partition>.json`.
+func CheckpointKey(group, topic string, partition int) string {
+	return "_flowlake/checkpoints/" + url.PathEscape(group) + "/" + url.PathEscape(topic) + "/" + strconv.Itoa(partition) + ".json"
 }
 
 // Resume implements Stream: the group's committed offset.

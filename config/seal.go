@@ -1,0 +1,35 @@
+package config
+
+import (
+	"flag"
+	"time"
+)
+
+// Seal configures sealing of hours (manifests) by `flowlake run`.
+type Seal struct {
+	// Enabled turns sealing on (the default).
+	Enabled bool `yaml:"enabled"`
+	// Lateness is how long after an hour's end, by every partition's
+	// event-time watermark, records of the hour are still expected.
+	Lateness time.Duration `yaml:"lateness"`
+	// Interval is how often a seal pass runs besides after flush rounds.
+	Interval time.Duration `yaml:"interval"`
+}
+
+// DefaultSeal is the default sealing configuration.
+var DefaultSeal = Seal{Enabled: true, Lateness: 15 * time.Minute, Interval: time.Minute}
+
+func sealFlags(fs *flag.FlagSet, c *Config) {
+	fs.BoolVar(&c.Seal.Enabled, "seal", c.Seal.Enabled, "seal hours: write _flowlake_manifest.json once every partition passed an hour's end plus --seal-lateness")
+	fs.DurationVar(&c.Seal.Lateness, "seal-lateness", c.Seal.Lateness, "allowed lateness after an hour's end, by event time, before the hour is sealed")
+	fs.DurationVar(&c.Seal.Interval, "seal-interval", c.Seal.Interval, "how often to look for hours to seal besides after flush rounds")
+}
+
+func (c *Config) validateSeal(v *validator) {
+	if c.Seal.Lateness < 0 {
+		v.bad("seal.lateness", "must not be negative")
+	}
+	if c.Seal.Interval <= 0 {
+		v.bad("seal.interval", "must be positive")
+	}
+}

@@ -1,0 +1,161 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"flowlake/config"
+	"flowlake/schema"
+	"flowlake/stages/batch"
+	"flowlake/stages/checkpoint"
+	"flowlake/stages/seal"
+	"flowlake/stages/sink"
+	"flowlake/stages/source"
+)
+
+// pruneEvery bounds how often a partition looks for manifests covering
+// its hour marks (one GET per sealable mark).
+const pruneEvery = 30 * time.Second
+
+// newSealer builds the sealer when cfg.Seal is set.
+func (p *Pipeline) newSealer(s sink.Sink, deadLetters bool) error {
+	if p.cfg.Seal == nil {
+		return nil
+	}
+	st, ok := s.(sink.Store)
+	if !ok {
+		return fmt.Errorf("sealing needs a sink that lists and writes conditionally; %s does not", s)
+	}
+	cfg := *p.cfg.Seal
+	if deadLetters {
+		cfg.DeadLetterPrefix = deadLetterPrefix
+	}
+	sl, err := seal.New(cfg, st, func(ctx context.Context) ([]seal.PartitionState, error) {
+		return p.sealStates(ctx)
+	}, p.logger.With("stage", "seal"), p.reg)
+	if err != nil {
+		return err
+	}
+	p.sealer = sl
+	return nil
+}
+
+// deadLetterPrefix is where dead letters go when no --dlq is given.
+const deadLetterPrefix = "_dead_letters"
+
+// sealStates reads every partition's checkpoint, then the partitions' end
+// offsets (in that order, so a partition is never taken for caught up with
+// records its checkpoint does not cover).
+func (p *Pipeline) sealStates(ctx context.Context) ([]seal.PartitionState, error) {
+	if p.kafka == nil {
+		return nil, errors.New("sealing needs the Kafka source")
+	}
+	ids, err := p.kafka.Partitions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sort.Ints(ids)
+	topic := p.cfg.Source.Topic
+	states := make([]seal.PartitionState, 0, len(ids))
+	for _, id := range ids {
+		prog, found, err := checkpoint.Load(ctx, p.sink, source.CheckpointKey(p.cfg.Source.Group, topic, id), topic, id)
+		if err != nil {
+			return nil, err
+		}
+		st := seal.PartitionState{Topic: topic, Partition: id, Found: found, Next: prog.Next, Watermark: prog.Watermark,
+			Hours: prog.HourMarks(), DurablePast: map[schema.PartitionKey]int64{}}
+		for k, pos := range prog.DurablePast() {
+			pk := schema.PartitionKey{Account: k.Account, Region: k.Region, Hour: k.Hour}
+			st.DurablePast[pk] = max(st.DurablePast[pk], pos.Offset)
+		}
+		states = append(states, st)
+	}
+	offs, err := p.kafka.Offsets(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ends := make(map[int]source.PartitionOffsets, len(offs))
+	for _, o := range offs {
+		ends[o.Partition] = o
+	}
+	for i := range states {
+		o, ok := ends[states[i].Partition]
+		if !ok {
+			return nil, errors.New("a partition vanished from the topic")
+		}
+		states[i].First, states[i].End = o.Start, o.End
+	}
+	return states, nil
+}
+
+// noteSeal records a round in the partition's sealing state before the
+// checkpoint is stored: the watermark the round made durable, and the
+// hours its files went into. Marks that a manifest covers are dropped.
+func (p *Pipeline) noteSeal(ctx context.Context, pt *partition, r *batch.Round) error {
+	prog := pt.prog
+	prog.Watermark = max(prog.Watermark, r.Watermark)
+	if p.sealer == nil {
+		return nil
+	}
+	for _, bt := range r.Batches {
+		k := bt.Key.Partition()
+		if last, ok := prog.Hours[k]; !ok || bt.Block.Last.Offset > last {
+			prog.Hours[k] = bt.Block.Last.Offset
+		}
+	}
+	if time.Since(prog.Pruned) < pruneEvery {
+		return nil
+	}
+	prog.Pruned = time.Now()
+	lateness := int64(p.cfg.Seal.Lateness / time.Second)
+	for k, last := range prog.Hours {
+		if k.Hour+3600+lateness > prog.Watermark {
+			continue // this partition still holds the hour open
+		}
+		m, err := seal.LatestOf(ctx, p.sink, k)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			pt.logger.Debug("reading a manifest failed; keeping the hour mark", "err", err)
+			continue
+		}
+		if seal.CoversMark(m, pt.id.Topic, pt.id.Partition, last) {
+			delete(prog.Hours, k)
+		}
+	}
+	return nil
+}
+
+// finalSeal runs a last seal pass after a clean stop.
+func (p *Pipeline) finalSeal() {
+	if p.sealer == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), finalSealTimeout)
+	defer cancel()
+	res, err := p.sealer.Pass(ctx)
+	if err != nil {
+		p.logger.Warn("final seal pass failed; the next run seals these hours", "err", err)
+		return
+	}
+	p.logger.Info("final seal pass", "sealed", res.Sealed, "revised", res.Revised, "postponed", res.Postponed, "open", res.Open)
+}
+
+// finalSealTimeout bounds the seal pass at exit: it is best effort (the
+// next run seals what it leaves) and must not hold up a shutdown.
+const finalSealTimeout = 20 * time.Second
+
+// sealConfig maps the configuration onto the sealer's; nil when sealing is
+// off.
+func sealConfig(c *config.Config) *seal.Config {
+	if !c.Seal.Enabled {
+		return nil
+	}
+	s := seal.Defaults
+	s.Lateness, s.Interval = c.Seal.Lateness, c.Seal.Interval
+	return &s
+}

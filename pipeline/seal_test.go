@@ -1,0 +1,220 @@
+package pipeline_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
+
+	"flowlake/internal/testenv"
+	"flowlake/pipeline"
+	"flowlake/stages/generate"
+	"flowlake/stages/seal"
+)
+
+// TestSealHours streams four hours over four partitions to two instances
+// of one group, then late records for the first hour: every account-hour
+// is sealed exactly once (one revision 1, one winner across instances),
+// each manifest agrees with an independent read of its folder, and the
+// late rows make revision 2 listing only the new files.
+func TestSealHours(t *testing.T) {
+	env := testenv.Kafka(t, "flows", 4)
+	start := time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)
+	produceGenerated(t, env, generate.Config{Records: 24_000, LinesPerMsg: 4, Accounts: 3, Regions: []string{"us-east-1"}, Hours: 4, Start: start, Seed: 11})
+	// Records of the hour in progress: it has not ended, by record time
+	// or by the clock, so it must stay open.
+	now := time.Now().UTC().Truncate(time.Hour)
+	produceGenerated(t, env, generate.Config{Records: 1_000, LinesPerMsg: 4, Accounts: 3, Regions: []string{"us-east-1"}, Hours: 1, Start: now, Seed: 11})
+	current := now.Format("year=2006/month=01/day=02/hour=15")
+	dir := t.TempDir()
+	cfg := testConfig(env, "seal")
+	cfg.Seal = &seal.Config{Lateness: 15 * time.Minute, Interval: time.Second, MinGap: 200 * time.Millisecond}
+
+	regs := []*prometheus.Registry{prometheus.NewRegistry(), prometheus.NewRegistry()}
+	var wg sync.WaitGroup
+	for _, reg := range regs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p, err := pipeline.New(cfg, pipeline.Deps{Sink: localSink(t, dir)}, testLogger(t), reg)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			if err := p.Run(ctx); err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	folders := checkManifests(t, dir, 1, current)
+	if open, _ := filepath.Glob(filepath.Join(dir, "AWSLogs", "*", "*", "*", current)); len(open) != 3 {
+		t.Fatalf("%d folders of the hour in progress, want 3", len(open))
+	}
+	if len(folders) != 3*4 {
+		t.Fatalf("%d sealed account-hours, want 12", len(folders))
+	}
+	if n := metricSum(t, regs, "flowlake_sealed_hours_total"); n != 12 {
+		t.Fatalf("instances sealed %v hours between them, want 12 (each exactly once)", n)
+	}
+
+	// Late records for the first hour, after it was sealed.
+	late := produceGenerated(t, env, generate.Config{Records: 600, LinesPerMsg: 3, Accounts: 3, Regions: []string{"us-east-1"}, Hours: 1, Start: start, Seed: 11})
+	reg := prometheus.NewRegistry()
+	p, err := pipeline.New(cfg, pipeline.Deps{Sink: localSink(t, dir)}, testLogger(t), reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := p.Run(ctx); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	revised := 0
+	var lateRows int64
+	for folder, m := range checkManifests(t, dir, 0, current) {
+		if !strings.HasSuffix(folder, "hour=10") {
+			if m.Revision != 1 {
+				t.Fatalf("%s: revision %d, want 1 (no late records there)", folder, m.Revision)
+			}
+			continue
+		}
+		if m.Revision != 2 || len(m.Added) == 0 || m.Previous == nil || m.Previous.Revision != 1 {
+			t.Fatalf("%s: revision %d adding %v, want revision 2 adding the late files", folder, m.Revision, m.Added)
+		}
+		for _, f := range m.Files {
+			if (f.Revision == 2) != contains(m.Added, f.Name) {
+				t.Fatalf("%s: file %s revision %d, added %v", folder, f.Name, f.Revision, m.Added)
+			}
+		}
+		revised++
+		lateRows += m.AddedRows
+	}
+	if revised != 3 || lateRows != int64(len(late)) {
+		t.Fatalf("%d hours revised with %d late rows, want 3 with %d", revised, lateRows, len(late))
+	}
+	if n := metricSum(t, []*prometheus.Registry{reg}, "flowlake_late_records_total"); n != float64(len(late)) {
+		t.Fatalf("flowlake_late_records_total %v, want %d", n, len(late))
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// checkManifests checks every hour folder under dir against its latest
+// manifest with arrow's reader: names, sizes, SHA-256, rows. It returns
+// the manifests by folder. wantRev > 0 also requires that revision.
+// Folders ending in open must have no manifest.
+func checkManifests(t *testing.T, dir string, wantRev int, open string) map[string]*seal.Manifest {
+	t.Helper()
+	out := map[string]*seal.Manifest{}
+	files := testenv.ReadParquetDir(t, dir)
+	byFolder := map[string][]string{}
+	for rel := range files {
+		f := filepath.ToSlash(rel)
+		folder, _ := seal.SplitKey(f)
+		byFolder[folder] = append(byFolder[folder], f)
+	}
+	st := localSink(t, dir)
+	for folder, names := range byFolder {
+		m, err := seal.Latest(context.Background(), st, folder)
+		if strings.HasSuffix(folder, open) {
+			if err != nil || m != nil {
+				t.Fatalf("%s: the hour in progress was sealed (%v)", folder, err)
+			}
+			continue
+		}
+		if err != nil || m == nil {
+			t.Fatalf("%s: no manifest (%v)", folder, err)
+		}
+		if wantRev > 0 && m.Revision != wantRev {
+			t.Fatalf("%s: revision %d, want %d", folder, m.Revision, wantRev)
+		}
+		// The pointer names the latest revision.
+		ptr, err := os.ReadFile(filepath.Join(dir, folder, seal.ManifestName))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rev, err := os.ReadFile(filepath.Join(dir, folder, seal.RevisionName(m.Revision)))
+		if err != nil || !bytes.Equal(ptr, rev) {
+			t.Fatalf("%s: %s is not a copy of revision %d (%v)", folder, seal.ManifestName, m.Revision, err)
+		}
+		if len(m.Files) != len(names) || m.Totals.Files != len(names) {
+			t.Fatalf("%s: manifest lists %d files, folder has %d", folder, len(m.Files), len(names))
+		}
+		var rows int64
+		for _, f := range m.Files {
+			key := folder + "/" + f.Name
+			pf, ok := files[filepath.FromSlash(key)]
+			if !ok {
+				t.Fatalf("%s: listed file %s not in the folder", folder, f.Name)
+			}
+			data, err := os.ReadFile(filepath.Join(dir, key))
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum := sha256.Sum256(data)
+			if int64(len(pf.Rows)) != f.Rows || int64(len(data)) != f.Bytes || hex.EncodeToString(sum[:]) != f.SHA256 {
+				t.Fatalf("%s: manifest says %d rows %d bytes %s; file has %d rows %d bytes %x", key, f.Rows, f.Bytes, f.SHA256, len(pf.Rows), len(data), sum)
+			}
+			if f.Source == nil || pf.KeyValue["flowlake.partition"] == "" {
+				t.Fatalf("%s: no source position", key)
+			}
+			rows += int64(len(pf.Rows))
+		}
+		if m.Rows != rows || m.Totals.Rows != rows {
+			t.Fatalf("%s: manifest rows %d (totals %d), folder holds %d", folder, m.Rows, m.Totals.Rows, rows)
+		}
+		var srcRows int64
+		for _, s := range m.Sources {
+			srcRows += s.Rows
+		}
+		if srcRows != rows || len(m.Watermark.Partitions) != 4 {
+			t.Fatalf("%s: sources hold %d rows, watermark %d partitions", folder, srcRows, len(m.Watermark.Partitions))
+		}
+		out[folder] = m
+	}
+	return out
+}
+
+func metricSum(t *testing.T, regs []*prometheus.Registry, name string) float64 {
+	t.Helper()
+	var sum float64
+	for _, reg := range regs {
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() != name {
+				continue
+			}
+			for _, m := range mf.GetMetric() {
+				sum += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return sum
+}
+
+var _ = kafka.Message{}

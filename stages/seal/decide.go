@@ -1,0 +1,154 @@
+package seal
+
+import (
+	"math"
+	"sort"
+
+	"flowlake/schema"
+)
+
+// HourMark is an hour a partition wrote files into that no manifest is
+// known to cover yet, with the last Kafka offset it wrote there. It lives
+// in the partition's checkpoint until a manifest covers that offset.
+type HourMark struct {
+	Account    string `json:"account"`
+	Region     string `json:"region"`
+	Hour       int64  `json:"hour"`
+	LastOffset int64  `json:"last_offset"`
+}
+
+// Key returns the mark's hour.
+func (h HourMark) Key() schema.PartitionKey {
+	return schema.PartitionKey{Account: h.Account, Region: h.Region, Hour: h.Hour}
+}
+
+// PartitionState is what sealing needs from a partition's checkpoint.
+type PartitionState struct {
+	Topic     string
+	Partition int
+	// Found is false when the partition has no checkpoint yet.
+	Found bool
+	// Next is the offset below which every record is durable.
+	Next int64
+	// Watermark is the event time (Unix seconds) the partition's durable
+	// records have reached; 0 when unknown.
+	Watermark int64
+	// DurablePast holds, per hour, the highest offset at or past Next of
+	// a file the checkpoint covers (files written before a crash that a
+	// replay must not rewrite).
+	DurablePast map[schema.PartitionKey]int64
+	// Hours are the partition's hour marks.
+	Hours []HourMark
+	// First and End are the partition's offsets in Kafka.
+	First, End int64
+}
+
+// CaughtUp reports whether everything in the partition is durable: an idle
+// partition in this state does not hold seals back.
+func (s *PartitionState) CaughtUp() bool {
+	if !s.Found {
+		return s.End <= s.First // empty (or emptied by retention)
+	}
+	return s.Next >= s.End
+}
+
+// Covers reports whether the checkpoint covers a file of hour k whose last
+// record is at lastOffset: the file is final and a replay will not rewrite
+// it.
+func (s *PartitionState) Covers(k schema.PartitionKey, lastOffset int64) bool {
+	if !s.Found {
+		return false
+	}
+	if lastOffset < s.Next {
+		return true
+	}
+	d, ok := s.DurablePast[k]
+	return ok && lastOffset <= d
+}
+
+// Decision says which hours may be sealed.
+type Decision struct {
+	// Frontier: hours whose end plus the lateness is at or before it are
+	// sealable. math.MinInt64 when nothing is.
+	Frontier int64
+	Lateness int64
+	States   []PartitionState
+}
+
+// Decide computes the frontier from every partition's state, the
+// lateness (seconds) and the clock (Unix seconds):
+//
+//   - a partition that is not caught up holds the frontier at its
+//     watermark (a partition with no checkpoint and records to read holds
+//     everything back);
+//   - a caught-up partition does not hold it back;
+//   - and the frontier never passes the newest watermark of any partition
+//     or the clock, whichever is later, so hours are not sealed before they
+//     ended, by record time or by wall time.
+func Decide(states []PartitionState, lateness, now int64) Decision {
+	d := Decision{Lateness: lateness, States: states}
+	low, high := int64(math.MaxInt64), now
+	for i := range states {
+		s := &states[i]
+		high = max(high, s.Watermark)
+		if s.CaughtUp() {
+			continue
+		}
+		if !s.Found || s.Watermark == 0 {
+			low = math.MinInt64
+			continue
+		}
+		low = min(low, s.Watermark)
+	}
+	if len(states) == 0 {
+		low = math.MinInt64
+	}
+	d.Frontier = min(low, high)
+	return d
+}
+
+// Sealable reports whether hour h (its start, Unix seconds) may be sealed.
+func (d Decision) Sealable(h int64) bool {
+	return d.Frontier != math.MinInt64 && h+3600+d.Lateness <= d.Frontier
+}
+
+// Candidates returns the hours some partition marked that may be sealed,
+// and how many marked hours may not be sealed yet.
+func (d Decision) Candidates() (sealable []schema.PartitionKey, open int) {
+	seen := map[schema.PartitionKey]bool{}
+	for i := range d.States {
+		for _, m := range d.States[i].Hours {
+			k := m.Key()
+			if seen[k] {
+				continue
+			}
+			seen[k] = true
+			if d.Sealable(k.Hour) {
+				sealable = append(sealable, k)
+			} else {
+				open++
+			}
+		}
+	}
+	sort.Slice(sealable, func(i, j int) bool {
+		a, b := sealable[i], sealable[j]
+		if a.Hour != b.Hour {
+			return a.Hour < b.Hour
+		}
+		if a.Account != b.Account {
+			return a.Account < b.Account
+		}
+		return a.Region < b.Region
+	})
+	return sealable, open
+}
+
+// State returns the state of a partition, or nil.
+func (d Decision) State(topic string, partition int) *PartitionState {
+	for i := range d.States {
+		if d.States[i].Partition == partition && d.States[i].Topic == topic {
+			return &d.States[i]
+		}
+	}
+	return nil
+}
