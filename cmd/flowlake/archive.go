@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -32,14 +31,9 @@ func archiveCmd(ctx context.Context, args []string) error {
 	until := fs.String("until", "", "archive hours before this one")
 	accounts := fs.String("accounts", "", "accounts to archive, comma separated (default: all)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
-	pos, err := parseInterleaved(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintln(os.Stderr, "usage: flowlake archive --from <lake> --to <archive> [flags]")
-		printDefaults(fs)
-		return err
-	}
+	pos, err := parseCommand(fs, args, "usage: flowlake archive --from <lake> --to <archive> [flags]")
 	if err != nil {
-		return fmt.Errorf("%w: %v", config.ErrUsage, err)
+		return err
 	}
 	if len(pos) > 0 || *from == "" || *to == "" {
 		return fmt.Errorf("%w: want --from <lake> and --to <archive>", config.ErrUsage)

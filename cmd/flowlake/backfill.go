@@ -58,15 +58,7 @@ func backfillCmd(ctx context.Context, args []string) error {
 		return err
 	}
 	defer app.Close()
-	go func() {
-		<-ctx.Done()
-		sig := make(chan os.Signal, 1)
-		notifyAgain(sig)
-		<-sig
-		logger.Warn("second signal: abandoning the final flush; unflushed records will be re-read on the next run")
-		app.Pipeline.Abort()
-		time.AfterFunc(5*time.Second, func() { os.Exit(1) })
-	}()
+	abortOnSecondSignal(ctx, logger, app.Pipeline.Abort)
 	start := time.Now()
 	stopProgress := startProgress(cfg, src, app.Pipeline, logger)
 	err = app.Run(ctx)

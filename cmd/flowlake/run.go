@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"time"
 
 	"flowlake/config"
 	"flowlake/pipeline"
@@ -58,15 +57,6 @@ func runWith(ctx context.Context, name string, args []string, bind func(*flag.Fl
 		return err
 	}
 	defer app.Close()
-	// A second signal while the pipeline drains abandons the final flush.
-	go func() {
-		<-ctx.Done()
-		sig := make(chan os.Signal, 1)
-		notifyAgain(sig)
-		<-sig
-		logger.Warn("second signal: abandoning the final flush; unflushed records will be re-read")
-		app.Pipeline.Abort()
-		time.AfterFunc(5*time.Second, func() { os.Exit(1) })
-	}()
+	abortOnSecondSignal(ctx, logger, app.Pipeline.Abort)
 	return app.Run(ctx)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -82,4 +83,20 @@ func parseHour(v string) (time.Time, error) {
 		}
 	}
 	return time.Time{}, fmt.Errorf("%q: want RFC 3339, YYYY-MM-DD or YYYY-MM-DDTHH", v)
+}
+
+// parseCommand parses a command's flags and arguments (parseInterleaved).
+// On -h it prints usage and the flags and returns flag.ErrHelp; a wrong
+// flag is an error wrapping config.ErrUsage (exit 2).
+func parseCommand(fs *flag.FlagSet, args []string, usage string) ([]string, error) {
+	pos, err := parseInterleaved(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(os.Stderr, usage)
+		printDefaults(fs)
+		return nil, err
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", config.ErrUsage, err)
+	}
+	return pos, nil
 }

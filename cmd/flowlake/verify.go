@@ -27,14 +27,9 @@ func verifyCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	accounts := fs.String("accounts", "", "accounts to check, comma separated (default: all)")
 	lake := fs.String("lake", "", "for an archive: the lake it copies; every archived hour must hold the lake's rows")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
-	pos, err := parseInterleaved(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintln(os.Stderr, "usage: flowlake verify <file:///dir | s3://bucket/prefix> [flags]")
-		printDefaults(fs)
-		return err
-	}
+	pos, err := parseCommand(fs, args, "usage: flowlake verify <file:///dir | s3://bucket/prefix> [flags]")
 	if err != nil {
-		return fmt.Errorf("%w: %v", config.ErrUsage, err)
+		return err
 	}
 	if len(pos) != 1 {
 		return fmt.Errorf("%w: want one lake or archive URL, got %d arguments", config.ErrUsage, len(pos))
