@@ -17,6 +17,17 @@ type PartitionKey struct {
 	Hour int64
 }
 
+// Less orders keys by hour, then account, then region.
+func (k PartitionKey) Less(o PartitionKey) bool {
+	if k.Hour != o.Hour {
+		return k.Hour < o.Hour
+	}
+	if k.Account != o.Account {
+		return k.Account < o.Account
+	}
+	return k.Region < o.Region
+}
+
 // HourOf truncates a Unix time in seconds to its UTC hour.
 func HourOf(unix int64) int64 {
 	h := unix - unix%3600

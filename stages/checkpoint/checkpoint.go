@@ -259,15 +259,6 @@ func (p *Progress) HourMarks() []seal.HourMark {
 	for k, last := range p.Hours {
 		out = append(out, seal.HourMark{Account: k.Account, Region: k.Region, Hour: k.Hour, LastOffset: last})
 	}
-	sort.Slice(out, func(i, j int) bool {
-		a, b := out[i], out[j]
-		if a.Hour != b.Hour {
-			return a.Hour < b.Hour
-		}
-		if a.Account != b.Account {
-			return a.Account < b.Account
-		}
-		return a.Region < b.Region
-	})
+	sort.Slice(out, func(i, j int) bool { return out[i].Key().Less(out[j].Key()) })
 	return out
 }

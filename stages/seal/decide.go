@@ -130,16 +130,7 @@ func (d Decision) Candidates() (sealable []schema.PartitionKey, open int) {
 			}
 		}
 	}
-	sort.Slice(sealable, func(i, j int) bool {
-		a, b := sealable[i], sealable[j]
-		if a.Hour != b.Hour {
-			return a.Hour < b.Hour
-		}
-		if a.Account != b.Account {
-			return a.Account < b.Account
-		}
-		return a.Region < b.Region
-	})
+	sort.Slice(sealable, func(i, j int) bool { return sealable[i].Less(sealable[j]) })
 	return sealable, open
 }
 
