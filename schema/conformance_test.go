@@ -1,12 +1,10 @@
 package schema_test
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,8 +15,10 @@ import (
 	"flowlake/stages/encode"
 )
 
-// conformance is testdata/conformance.json: the field catalogue of
-// FLOWLOGS.md §1 and records with every value they must parse to.
+// conformance is testdata/conformance.json: AWS's table of flow log fields
+// (token, version, Parquet type and column name as AWS's Parquet delivery
+// names it), AWS's documented example records, and flowlake's own cases,
+// each with every value it must parse to.
 type conformance struct {
 	Fields []struct {
 		Token   string `json:"token"`
@@ -31,7 +31,7 @@ type conformance struct {
 
 type conformanceCase struct {
 	Name       string `json:"name"`
-	Source     string `json:"source"` // "FLOWLOGS.md §N" or "flowlake"
+	Source     string `json:"source"` // "AWS example record", "AWS Parquet sample row" or "flowlake"
 	Format     string `json:"format"`
 	AllowNewer bool   `json:"allow_newer"`
 	Version    int    `json:"version"`
@@ -145,7 +145,7 @@ func TestConformanceRecords(t *testing.T) {
 }
 
 // TestConformanceCatalogue checks every v2-v8 field's column name, version
-// and Parquet type against FLOWLOGS.md §1, and that newer fields are
+// and Parquet type against AWS's field table in testdata, and that newer fields are
 // strings behind a switch.
 func TestConformanceCatalogue(t *testing.T) {
 	c := loadConformance(t)
@@ -169,20 +169,20 @@ func TestConformanceCatalogue(t *testing.T) {
 		}
 		fi := id.Info()
 		if !fi.Newer || fi.Kind != schema.KindString || fi.Version <= 8 {
-			t.Errorf("%s is not in FLOWLOGS.md's table, yet not a newer string field (v%d %s)", fi.Token, fi.Version, fi.Kind)
+			t.Errorf("%s is not in AWS's field table, yet not a newer string field (v%d %s)", fi.Token, fi.Version, fi.Kind)
 		}
 		if _, err := schema.ParseFormat("${" + fi.Token + "}"); err == nil {
 			t.Errorf("%s is accepted without the newer-fields switch", fi.Token)
 		}
 	}
 	if len(seen) != 40 {
-		t.Errorf("FLOWLOGS.md §1 lists 40 fields for v2-v8, testdata has %d", len(seen))
+		t.Errorf("AWS lists 40 fields for v2-v8, testdata has %d", len(seen))
 	}
 }
 
 // TestConformanceParquet writes every conformance record to Parquet with
 // the production encoder, reads it back with Apache Arrow, and checks the
-// column types of FLOWLOGS.md §1/§5 (INT32/INT64 without logical type,
+// column types of AWS's Parquet delivery (INT32/INT64 without logical type,
 // STRING as BYTE_ARRAY+String, all OPTIONAL) and every value, null
 // included.
 func TestConformanceParquet(t *testing.T) {
@@ -262,85 +262,5 @@ func TestConformanceParquet(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-// TestConformanceDoc checks testdata against FLOWLOGS.md itself when the
-// shared folder is beside the repository: the field table, the example
-// records with their format, and the Parquet sample row must all be in
-// testdata, so that the doc and the tests cannot drift apart.
-func TestConformanceDoc(t *testing.T) {
-	path := filepath.Join("..", "..", "shared", "FLOWLOGS.md")
-	doc, err := os.ReadFile(path)
-	if err != nil {
-		t.Skipf("FLOWLOGS.md not found beside the repository (%v); testdata alone is checked", err)
-	}
-	c := loadConformance(t)
-
-	// §1: every row of the field table.
-	rowRE := regexp.MustCompile(`^\| ([a-z0-9-]+) \| (\d+) \| (INT32|INT64|STRING) \| ([a-z0-9_]+) \|`)
-	var docFields []string
-	var records []string
-	var v5Format, sampleRow string
-	inExamples, inBlock := false, false
-	sc := bufio.NewScanner(bytes.NewReader(doc))
-	for sc.Scan() {
-		line := sc.Text()
-		if m := rowRE.FindStringSubmatch(line); m != nil {
-			docFields = append(docFields, strings.Join(m[1:], " "))
-		}
-		switch {
-		case strings.HasPrefix(line, "**Example records**"):
-			inExamples = true
-		case inExamples && strings.HasPrefix(line, "```"):
-			if inBlock {
-				inExamples = false
-			}
-			inBlock = !inBlock
-		case inExamples && inBlock:
-			records = append(records, line)
-		case strings.HasPrefix(line, "The fourth record's format: `"):
-			v5Format = strings.TrimSuffix(strings.TrimPrefix(line, "The fourth record's format: `"), "`.")
-		case strings.HasPrefix(line, "- Sample row: `"):
-			sampleRow = strings.TrimSuffix(strings.TrimPrefix(line, "- Sample row: `"), "`.")
-		}
-	}
-	var testFields []string
-	for _, f := range c.Fields {
-		testFields = append(testFields, strings.Join([]string{f.Token, strconv.Itoa(f.Version), f.Parquet, f.Column}, " "))
-	}
-	if strings.Join(docFields, "\n") != strings.Join(testFields, "\n") {
-		t.Errorf("field table differs from FLOWLOGS.md §1:\n doc %q\ntest %q", docFields, testFields)
-	}
-
-	if len(records) != 4 || v5Format == "" || sampleRow == "" {
-		t.Fatalf("could not find the examples in FLOWLOGS.md: %d records, format %q, sample %q", len(records), v5Format, sampleRow)
-	}
-	byLine := map[string]conformanceCase{}
-	for _, tc := range c.Cases {
-		byLine[tc.Line] = tc
-	}
-	for i, rec := range records {
-		tc, ok := byLine[rec]
-		if !ok || !strings.HasPrefix(tc.Source, "FLOWLOGS.md") {
-			t.Errorf("example record %d of FLOWLOGS.md has no conformance case: %s", i+1, rec)
-			continue
-		}
-		wantFormat := schema.DefaultFormat
-		if i == 3 {
-			var err error
-			if wantFormat, err = schema.ParseHeader([]byte(v5Format)); err != nil {
-				t.Fatal(err)
-			}
-		}
-		f, err := schema.ParseFormat(tc.Format)
-		if err != nil || f.Header() != wantFormat.Header() {
-			t.Errorf("example %d: testdata format %q, doc's %q", i+1, tc.Format, wantFormat.Header())
-		}
-	}
-	// §5's sample row, "a | b | c", is the default format's values.
-	sample := strings.ReplaceAll(sampleRow, " | ", " ")
-	if tc, ok := byLine[sample]; !ok || tc.Format != schema.DefaultFormatText {
-		t.Errorf("§5 sample row has no default-format conformance case: %s", sample)
 	}
 }

@@ -159,7 +159,9 @@ func newer(token string, version int) FieldInfo {
 }
 
 // Fields is the catalogue, indexed by FieldID. Versions, names and types
-// follow FLOWLOGS.md §1.
+// follow AWS's table of flow log fields (versions 2 to 8); the same table
+// is kept, with its Parquet column names and types, in
+// testdata/conformance.json, which the conformance tests check against.
 var Fields = [NumFields]FieldInfo{
 	Version:                 f("version", KindInt32, 2, checkUint),
 	AccountID:               f("account-id", KindString, 2, checkAccount),

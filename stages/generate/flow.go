@@ -397,7 +397,7 @@ func (g *Generator) flow(f *flow, e *eni, base int64) {
 	}
 
 	// NAT gateways translate: their records show both legs of a
-	// connection, with pkt-* keeping the far end (FLOWLOGS.md, pkt-srcaddr).
+	// connection, with pkt-* keeping the far end (as AWS documents pkt-srcaddr).
 	if e.role == roleNAT && g.r.pct(50) {
 		want := roleApp
 		if g.r.pct(40) {

@@ -5,14 +5,16 @@
 // become dead letters. Chunks finish out of order across workers; callers
 // consume the results of a partition in submission order.
 //
-// Envelopes are detected per message (FLOWLOGS.md §3): plain text (records
-// separated by "\n" or "\r\n", blank lines skipped, an optional header line
-// choosing the format), gzip with any number of members, base64 of gzip
-// (the Kinesis and Lambda framing), and CloudWatch Logs subscription
-// payloads as JSON, gzipped, base64-gzipped or wrapped in the Lambda event's
-// {"awslogs":{"data":...}}. A message that is none of these (corrupt gzip,
-// other JSON, binary data, nothing at all) becomes one bad_envelope dead
-// letter holding the whole message. Plain text is parsed in place, without
+// Envelopes are detected per message, one for each way flow logs reach
+// Kafka: plain text (records separated by "\n" or "\r\n", blank lines
+// skipped, an optional header line choosing the format), gzip with any
+// number of members, base64 of gzip (the Kinesis and Lambda framing),
+// CloudWatch Logs subscription payloads as JSON, gzipped, base64-gzipped or
+// wrapped in the Lambda event's {"awslogs":{"data":...}}, and other JSON as
+// a log shipper's events (Filebeat, Fluent Bit, Vector), one per line with
+// the flow log line in a field. A message that is none of these (corrupt
+// gzip, binary data, nothing at all) becomes one bad_envelope dead letter
+// holding the whole message. Plain text is parsed in place, without
 // allocating per record.
 //
 // Every record is counted once: Stats.Records == Rows + Dead + Skipped.

@@ -112,11 +112,11 @@ type decoder struct {
 	inner    cwPayload   // the payload inside awslogs.data
 }
 
-// decode detects the envelope of msg and unwraps it, following FLOWLOGS.md
-// §3: gzip magic means gunzip (every member); base64 that decodes to gzip
-// means decode then gunzip; a JSON object is a CloudWatch Logs payload,
-// possibly wrapped as {"awslogs":{"data":"<base64 gzip>"}}; anything else is
-// text. Plain text is returned as is, without allocating. The returned text
+// decode detects the envelope of msg and unwraps it: gzip magic means
+// gunzip (every member); base64 that decodes to gzip means decode then
+// gunzip; a JSON object is a CloudWatch Logs payload, possibly wrapped as
+// {"awslogs":{"data":"<base64 gzip>"}}, or else a log shipper's events, one
+// per line; anything else is text. Plain text is returned as is, without allocating. The returned text
 // may alias msg or the decoder's buffers, valid until the next call.
 //
 // An error means the message is no usable envelope: a corrupt or oversized

@@ -15,7 +15,7 @@ import (
 	"flowlake/schema"
 )
 
-// Example records from FLOWLOGS.md §2, and variants.
+// Example records from AWS's flow log documentation, and variants.
 const (
 	lineAccept   = "2 123456789010 eni-1235b8ca123456789 172.31.16.139 172.31.16.21 20641 22 6 20 4249 1418530010 1418530070 ACCEPT OK"
 	lineNoData   = "2 123456789010 eni-1235b8ca123456789 - - - - - - - 1431280876 1431280934 - NODATA"
