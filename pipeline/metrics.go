@@ -37,7 +37,7 @@ type metrics struct {
 	offsetResets  *prometheus.CounterVec
 }
 
-func newMetrics(reg prometheus.Registerer, buffered *atomic.Int64) *metrics {
+func newMetrics(reg prometheus.Registerer, buffered func() int64) *metrics {
 	m := &metrics{
 		recordsTotal:   prometheus.NewCounter(prometheus.CounterOpts{Name: "flowlake_records_total", Help: "Records read: rows written plus dead letters plus records skipped as already durable."}),
 		rowsTotal:      prometheus.NewCounter(prometheus.CounterOpts{Name: "flowlake_rows_written_total", Help: "Rows in durable Parquet files."}),
@@ -51,7 +51,7 @@ func newMetrics(reg prometheus.Registerer, buffered *atomic.Int64) *metrics {
 		flushesTotal:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "flowlake_batch_flushes_total", Help: "Batches flushed, by reason."}, []string{"reason"}),
 		commitsTotal:   prometheus.NewCounter(prometheus.CounterOpts{Name: "flowlake_offset_commits_total", Help: "Partition checkpoints committed."}),
 		bufferedBytes: prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "flowlake_batch_buffered_bytes", Help: "Bytes held by open and flushing batches."},
-			func() float64 { return float64(buffered.Load()) }),
+			func() float64 { return float64(buffered()) }),
 		openBatches:  prometheus.NewGauge(prometheus.GaugeOpts{Name: "flowlake_batch_open", Help: "Open batches."}),
 		roundSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "flowlake_flush_round_seconds", Help: "Time to make a flush round durable and commit it.", Buckets: prometheus.ExponentialBuckets(0.01, 2, 14)}),
 		deadByReason: make(map[schema.Reason]*atomic.Int64),

@@ -223,7 +223,6 @@ func (pt *partition) merge(f *fetched) {
 	p.learnParse(c.Stats.Bytes+c.Stats.Messages*messageOverhead, parsed)
 	full := pt.batcher.Add(c, f.last, time.Now())
 	grown := int64(pt.batcher.Size() - before)
-	p.buffered.Add(grown)
 	p.mem.addBatches(grown)
 	p.pool.Release(c)
 	p.mem.addFetched(-f.reserved)

@@ -164,8 +164,7 @@ type Pipeline struct {
 
 	mem *memory
 	// blocks keeps the blocks of flushed batches for new ones.
-	blocks   *schema.BlockPool
-	buffered atomic.Int64 // bytes of batches (the buffered gauge)
+	blocks *schema.BlockPool
 	// assignedParts counts partitions running, to share the fetch buffer.
 	assignedParts atomic.Int64
 	// parseRatio is parseFactor's state (see fetch.go).
@@ -241,7 +240,7 @@ func New(cfg Config, deps Deps, logger *slog.Logger, reg prometheus.Registerer) 
 	}
 	p.blocks = schema.NewBlockPool(poolShare(p.mem.limit))
 	p.output.Mem = p.mem.addEncoding
-	p.metrics = newMetrics(reg, &p.buffered)
+	p.metrics = newMetrics(reg, p.mem.batchBytes)
 	logger.Info("memory budget", "memory_limit", cfg.MemoryLimit, "counted", p.mem.limit, "fetch", p.mem.fetchLimit, "batches", p.mem.batchLimit)
 	p.registerDecodeGauge(reg)
 	p.observe = newObserved(reg, p)
@@ -414,7 +413,7 @@ func (p *Pipeline) progressLoop(ctx context.Context) {
 			rate := float64(s.Records-last) / now.Sub(lastT).Seconds()
 			last, lastT = s.Records, now
 			p.logger.Info("progress", "records_in", s.Records, "rows_written", s.Rows, "dead_letters", s.DeadLetters,
-				"skipped_durable", s.Skipped, "files", s.Files, "records_per_sec", int64(rate), "buffered_bytes", p.buffered.Load())
+				"skipped_durable", s.Skipped, "files", s.Files, "records_per_sec", int64(rate), "buffered_bytes", p.mem.batchBytes())
 		}
 	}
 }

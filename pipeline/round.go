@@ -22,7 +22,6 @@ func (p *Pipeline) runRound(ctx context.Context, pt *partition, r *batch.Round) 
 	// The round's rows leave memory when it ends, durable or not (a
 	// failed round ends its partition; the records are re-read).
 	defer func() {
-		p.buffered.Add(-int64(r.Bytes))
 		p.mem.addBatches(-int64(r.Bytes))
 		for _, bt := range r.Batches {
 			p.blocks.Put(bt.Block)
