@@ -31,12 +31,7 @@ const (
 	sampleEvery = 100 * time.Millisecond
 )
 
-var (
-	tmpRoot   string
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
+var tmpRoot string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "flowlake-exactlyonce-")
@@ -52,35 +47,7 @@ func TestMain(m *testing.M) {
 
 // flowlakeBin builds the flowlake command once per test binary and returns
 // its path.
-func flowlakeBin(tb testing.TB) string {
-	tb.Helper()
-	buildOnce.Do(func() {
-		binPath = filepath.Join(tmpRoot, "flowlake")
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-		defer cancel()
-		start := time.Now()
-		cmd := exec.CommandContext(ctx, goTool(), "build", "-o", binPath, "flowlake/cmd/flowlake")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build flowlake/cmd/flowlake: %w\n%s", err, out)
-			return
-		}
-		tb.Logf("built %s in %v", binPath, time.Since(start).Round(time.Millisecond))
-	})
-	if buildErr != nil {
-		tb.Fatal(buildErr)
-	}
-	return binPath
-}
-
-func goTool() string {
-	if p, err := exec.LookPath("go"); err == nil {
-		return p
-	}
-	if root := os.Getenv("GOROOT"); root != "" {
-		return filepath.Join(root, "bin", "go")
-	}
-	return "go"
-}
+func flowlakeBin(tb testing.TB) string { return testenv.FlowlakeBinary(tb, tmpRoot) }
 
 // seed returns the seed for random delays: FLOWLAKE_EXACTLYONCE_SEED when
 // set, else def. Tests log it so a failing run can be repeated.

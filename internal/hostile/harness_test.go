@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -21,12 +20,7 @@ import (
 	"flowlake/stages/deadletter"
 )
 
-var (
-	tmpRoot  string
-	buildMu  sync.Mutex
-	binPath  string
-	buildErr error
-)
+var tmpRoot string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "flowlake-hostile-")
@@ -41,24 +35,7 @@ func TestMain(m *testing.M) {
 }
 
 // flowlakeBin builds the flowlake command once per test binary.
-func flowlakeBin(t testing.TB) string {
-	t.Helper()
-	buildMu.Lock()
-	defer buildMu.Unlock()
-	if binPath == "" && buildErr == nil {
-		p := filepath.Join(tmpRoot, "flowlake")
-		out, err := exec.Command("go", "build", "-o", p, "flowlake/cmd/flowlake").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build flowlake/cmd/flowlake: %w\n%s", err, out)
-		} else {
-			binPath = p
-		}
-	}
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
-}
+func flowlakeBin(t testing.TB) string { return testenv.FlowlakeBinary(t, tmpRoot) }
 
 // run is one finished flowlake process.
 type run struct {
