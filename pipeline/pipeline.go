@@ -289,9 +289,13 @@ func (p *Pipeline) Stats() Stats {
 func (p *Pipeline) Run(ctx context.Context) error {
 	defer p.hardStop()
 	if p.kafka != nil { // the owner record ties a topic to a consumer group
+		p.health.Setf(health.Sink, "checking the owner record %s in %s (retrying while it fails; see the logs)", ownerKey(p.cfg.Source.Topic), p.sink)
 		if err := p.claimSink(ctx); err != nil {
+			p.health.Setf(health.Sink, "%v", err)
 			return err
 		}
+		p.health.Set(health.Sink, "")
+		p.logger.Info("sink owner checked", "topic", p.cfg.Source.Topic, "group", p.cfg.Source.Group, "record", ownerKey(p.cfg.Source.Topic))
 	}
 	p.startTime = time.Now()
 	p.lastData.Store(p.startTime.UnixNano())

@@ -351,7 +351,7 @@ type logWatch struct {
 	nAssigned int
 	parts     []int
 	addr      string
-	checked   bool // the sink was checked
+	checked   bool // the sink and its owner record were checked
 	fin       string
 	lines     []string // last lines, for failure reports
 }
@@ -395,7 +395,7 @@ func (w *logWatch) line(l string) {
 	if m := metricsRE.FindStringSubmatch(l); m != nil {
 		w.addr = m[1]
 	}
-	if strings.Contains(l, `msg="sink checked"`) {
+	if strings.Contains(l, `msg="sink owner checked"`) {
 		w.checked = true
 	}
 	if m := finishedRE.FindStringSubmatch(l); m != nil {
@@ -421,7 +421,8 @@ func (w *logWatch) metricsAddr() string {
 	return w.addr
 }
 
-// sinkChecked reports whether the startup sink check passed.
+// sinkChecked reports whether the startup sink checks (bucket, owner
+// record) passed.
 func (w *logWatch) sinkChecked() bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()

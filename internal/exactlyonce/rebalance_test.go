@@ -93,7 +93,7 @@ func TestRebalanceDuringS3Outage(t *testing.T) {
 	rowsOf := func(in *instance) float64 { last, _, _ := in.stats(); return last.get("flowlake_rows_written_total") }
 	a.waitUntil(time.Minute, "rows written by A and B", func() bool { return rowsOf(a) > 0 && rowsOf(b) > 0 })
 	c := startInstance(t, "C", args, env)
-	c.waitUntil(time.Minute, "C past its bucket check", c.log.sinkChecked)
+	c.waitUntil(time.Minute, "C past its sink checks", c.log.sinkChecked)
 	s3srv.Stop()
 	t.Log("S3 stopped; C joins")
 	c.waitUntil(time.Minute, "a partition on C", func() bool { return len(c.log.partitions()) > 0 })
