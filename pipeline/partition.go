@@ -224,7 +224,9 @@ func (pt *partition) merge(f *fetched) {
 	full := pt.batcher.Add(c, f.last, time.Now())
 	grown := int64(pt.batcher.Size() - before)
 	p.mem.addBatches(grown)
+	p.resizePool()
 	p.pool.Release(c)
+	f.msgs.release()
 	p.mem.addFetched(-f.reserved)
 	p.unmerged.Add(-1)
 	p.lastData.Store(time.Now().UnixNano()) // the idle clock counts from the last merge

@@ -165,6 +165,9 @@ type Pipeline struct {
 	mem *memory
 	// blocks keeps the blocks of flushed batches for new ones.
 	blocks *schema.BlockPool
+	arrays *arrayPool
+	// blockShare is the budget's share for emptied segments of their own.
+	blockShare int64
 	// assignedParts counts partitions running, to share the fetch buffer.
 	assignedParts atomic.Int64
 	// parseRatio is parseFactor's state (see fetch.go).
@@ -238,7 +241,12 @@ func New(cfg Config, deps Deps, logger *slog.Logger, reg prometheus.Registerer) 
 		p.health = NewHealth()
 		p.health.Set(health.Sink, "") // the caller checked it, or it needs none
 	}
-	p.blocks = schema.NewBlockPool(poolShare(p.mem.limit))
+	// The pooled share of the budget: a quarter for fetch message arrays,
+	// the rest for emptied batch segments, which may also keep what the
+	// batches leave unused of theirs (see resizePool).
+	p.arrays = &arrayPool{max: poolShare(p.mem.limit) / 4}
+	p.blockShare = poolShare(p.mem.limit) - p.arrays.max
+	p.blocks = schema.NewBlockPool(p.blockShare)
 	p.output.Mem = p.mem.addEncoding
 	p.metrics = newMetrics(reg, p.mem.batchBytes)
 	logger.Info("memory budget", "memory_limit", cfg.MemoryLimit, "counted", p.mem.limit, "fetch", p.mem.fetchLimit, "batches", p.mem.batchLimit)
@@ -378,12 +386,13 @@ func (p *Pipeline) overBudget() bool { return p.mem.over(p.pool.DecodeBufferByte
 func (p *Pipeline) MemoryBudget() int64 { return p.mem.limit }
 
 // MemoryUsed is the bytes counted against MemoryBudget now: fetched,
-// batched and encoding. Emptied blocks kept for reuse (MemoryPooled) have a
-// share of the budget of their own.
+// batched and encoding. Emptied blocks and message arrays kept for reuse
+// (MemoryPooled) have a share of the budget of their own.
 func (p *Pipeline) MemoryUsed() int64 { return p.mem.used() }
 
-// MemoryPooled is the bytes of emptied blocks kept for reuse.
-func (p *Pipeline) MemoryPooled() int64 { return p.blocks.Bytes() }
+// MemoryPooled is the bytes of emptied blocks and fetch message arrays
+// kept for reuse.
+func (p *Pipeline) MemoryPooled() int64 { return p.blocks.Bytes() + p.arrays.Bytes() }
 
 // Stalled reports that reading waits for memory to be freed by flushes: the
 // pipeline is busy, not idle.

@@ -23,9 +23,9 @@ func (p *Pipeline) runRound(ctx context.Context, pt *partition, r *batch.Round) 
 	// failed round ends its partition; the records are re-read).
 	defer func() {
 		p.mem.addBatches(-int64(r.Bytes))
+		p.resizePool()
 		for _, bt := range r.Batches {
-			p.blocks.Put(bt.Block)
-			bt.Block = nil
+			bt.Rows.Release(p.blocks.Put)
 		}
 	}()
 	files := make(map[parse.SkipKey]schema.Pos, len(r.Batches))
@@ -42,8 +42,8 @@ func (p *Pipeline) runRound(ctx context.Context, pt *partition, r *batch.Round) 
 				return err
 			}
 			mu.Lock()
-			files[parse.SkipKeyOf(bt.Key)] = bt.Block.Last
-			rows += int64(bt.Block.Len())
+			files[parse.SkipKeyOf(bt.Key)] = bt.Rows.Last
+			rows += int64(bt.Rows.Len())
 			fileBytes += int64(n)
 			mu.Unlock()
 			return nil

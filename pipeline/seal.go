@@ -102,8 +102,8 @@ func (p *Pipeline) noteSeal(ctx context.Context, pt *partition, r *batch.Round) 
 	}
 	for _, bt := range r.Batches {
 		k := bt.Key.Partition()
-		if last, ok := prog.Hours[k]; !ok || bt.Block.Last.Offset > last {
-			prog.Hours[k] = bt.Block.Last.Offset
+		if last, ok := prog.Hours[k]; !ok || bt.Rows.Last.Offset > last {
+			prog.Hours[k] = bt.Rows.Last.Offset
 		}
 	}
 	if time.Since(prog.Pruned) < pruneEvery {

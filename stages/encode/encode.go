@@ -86,10 +86,14 @@ func (e *Encoder) schema(l *schema.Layout) *parquet.Schema {
 	return s.(*parquet.Schema)
 }
 
-// Encode writes every row of b as one Parquet file appended to out, with meta
-// as key/value metadata.
-func (e *Encoder) Encode(out *bytes.Buffer, b *schema.Block, meta map[string]string) error {
-	sch := e.schema(b.Layout)
+// Encode writes every row of blocks, which share one layout, in order, as
+// one Parquet file appended to out, with meta as key/value metadata.
+func (e *Encoder) Encode(out *bytes.Buffer, blocks []*schema.Block, meta map[string]string) error {
+	if len(blocks) == 0 {
+		return fmt.Errorf("encode: no rows")
+	}
+	layout := blocks[0].Layout
+	sch := e.schema(layout)
 	opts := []parquet.WriterOption{
 		sch,
 		parquet.Compression(e.codec),
@@ -112,8 +116,24 @@ func (e *Encoder) Encode(out *bytes.Buffer, b *schema.Block, meta map[string]str
 	defer e.scratch.Put(sp)
 	vals := *sp
 	dash := []byte("-")
-	n := b.Len()
-	for c, col := range b.Layout.Columns {
+	for c, col := range layout.Columns {
+		if err := e.column(cws[c], blocks, c, col, vals, dash); err != nil {
+			return err
+		}
+	}
+	if err := w.Close(); err != nil {
+		return fmt.Errorf("close parquet writer: %w", err)
+	}
+	return nil
+}
+
+// column writes column c of every block.
+func (e *Encoder) column(cw *parquet.ColumnWriter, blocks []*schema.Block, c int, col schema.Column, vals []parquet.Value, dash []byte) error {
+	for _, b := range blocks {
+		if b.Layout != blocks[0].Layout {
+			return fmt.Errorf("encode: blocks of different layouts")
+		}
+		n := b.Len()
 		for lo := 0; lo < n; lo += chunkRows {
 			hi := min(lo+chunkRows, n)
 			v := vals[:hi-lo]
@@ -135,13 +155,10 @@ func (e *Encoder) Encode(out *bytes.Buffer, b *schema.Block, meta map[string]str
 				}
 				v[row-lo] = pv
 			}
-			if _, err := cws[c].WriteRowValues(v); err != nil {
+			if _, err := cw.WriteRowValues(v); err != nil {
 				return fmt.Errorf("write column %s: %w", col.Name, err)
 			}
 		}
-	}
-	if err := w.Close(); err != nil {
-		return fmt.Errorf("close parquet writer: %w", err)
 	}
 	return nil
 }
