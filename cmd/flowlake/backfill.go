@@ -16,6 +16,7 @@ import (
 
 	"flowlake/config"
 	"flowlake/pipeline"
+	"flowlake/stages/seal"
 	"flowlake/stages/source/archive"
 )
 
@@ -64,6 +65,9 @@ func backfillCmd(ctx context.Context, args []string) error {
 	err = app.Run(ctx)
 	stopProgress()
 	summary(os.Stdout, src.Stats(), app.Pipeline.Stats(), time.Since(start))
+	if done, ok := app.Pipeline.SealDone(); ok {
+		sealSummary(os.Stdout, done)
+	}
 	if err != nil {
 		return err
 	}
@@ -196,6 +200,20 @@ func summary(w io.Writer, s archive.Stats, ps pipeline.Stats, took time.Duration
 	if s.Corrupt > 0 {
 		fmt.Fprintf(w, "%d objects could not be read whole (corrupt gzip): their readable lines are in the lake, the rest is a dead letter naming the object\n", s.Corrupt)
 	}
+}
+
+// sealSummary prints what sealing did, and why hours were left open.
+func sealSummary(w io.Writer, d seal.Done) {
+	fmt.Fprintf(w, "hours: %d sealed, %d revised (late rows listed), %d left open", d.Sealed, d.Revised, d.Last.Open)
+	if d.Last.Open > 0 {
+		reasons := make([]string, 0, len(d.Last.OpenBy))
+		for r, n := range d.Last.OpenBy {
+			reasons = append(reasons, fmt.Sprintf("%s=%d", r, n))
+		}
+		sort.Strings(reasons)
+		fmt.Fprintf(w, " (%s; the log names them)", strings.Join(reasons, " "))
+	}
+	fmt.Fprintln(w)
 }
 
 func human(b int64) string {
