@@ -35,10 +35,10 @@ type Span struct {
 
 // Why an hour of a plan is not ready.
 const (
-	WhyPending     = "objects_pending"  // objects of its window are not durable yet
-	WhyEdge        = "range_edge"       // its window reaches outside the input (--since/--until)
-	WhyNotSelected = "not_selected"     // its account or region is outside --accounts/--regions
-	WhyNotDurable  = "files_not_final"  // files the progress records do not cover yet
+	WhyPending     = "objects_pending" // objects of its window are not durable yet
+	WhyEdge        = "range_edge"      // its window reaches outside the input (--since/--until)
+	WhyNotSelected = "not_selected"    // its account or region is outside --accounts/--regions
+	WhyNotDurable  = "files_not_final" // files the progress records do not cover yet
 	whyNone        = ""
 )
 

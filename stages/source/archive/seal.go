@@ -32,7 +32,7 @@ type SealFolder struct {
 	// Objects is how many objects the folder holds (its stream's end
 	// offset is Offset(Objects, 0)).
 	Objects int
-	idx *spanIndex
+	idx     *spanIndex
 }
 
 // spanIndex holds a folder's objects' delivery spans in stream order;
