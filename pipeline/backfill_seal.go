@@ -334,6 +334,9 @@ var openHelp = map[string]string{
 // finalBackfillSeal seals what a finished backfill can, retrying a pass
 // that failed; an error means hours were left unsealed that could be.
 func (p *Pipeline) finalBackfillSeal(ctx context.Context) error {
+	if st := p.planner.src.Stats(); ctx.Err() != nil && st.FoldersDone < st.Folders {
+		return nil // stopped mid-run: the next run reads the rest and seals
+	}
 	p.planner.mu.Lock()
 	p.planner.final = true
 	p.planner.mu.Unlock()

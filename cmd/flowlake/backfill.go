@@ -171,9 +171,13 @@ func startProgress(cfg *config.Config, src *archive.Source, p *pipeline.Pipeline
 			if done > 0 {
 				eta = (time.Duration(float64(elapsed)/done) - elapsed).Round(time.Second).String()
 			}
-			logger.Info("backfill progress", "objects", objects, "objects_total", s.PlannedObjects, "bytes_read", s.Bytes,
+			args := []any{"objects", objects, "objects_total", s.PlannedObjects, "bytes_read", s.Bytes,
 				"bytes_total", s.PlannedBytes, "folders_done", s.FoldersDone, "folders", s.Folders, "records", ps.Records,
-				"rows", ps.Rows, "dead_letters", ps.DeadLetters, "records_per_sec", int64(float64(ps.Records)/max(elapsed.Seconds(), 1e-3)), "eta", eta)
+				"rows", ps.Rows, "dead_letters", ps.DeadLetters, "records_per_sec", int64(float64(ps.Records)/max(elapsed.Seconds(), 1e-3)), "eta", eta}
+			if sd, ok := p.SealDone(); ok {
+				args = append(args, "hours_sealed", sd.Sealed, "hours_open", sd.Last.Open)
+			}
+			logger.Info("backfill progress", args...)
 		}
 	}()
 	return func() { close(done); <-stopped }
