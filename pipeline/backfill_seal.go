@@ -128,7 +128,12 @@ func (b *backfillPlanner) Decide(ctx context.Context, now time.Time) (seal.Decis
 		}
 		return ok, why
 	}
-	d.Mark = func(k schema.PartitionKey) *seal.Watermark { return mark(v, plan, states, k) }
+	byDay := map[int64][]int{}
+	for i := range v.Folders {
+		day := v.Folders[i].Day.Unix()
+		byDay[day] = append(byDay[day], i)
+	}
+	d.Mark = func(k schema.PartitionKey) *seal.Watermark { return mark(v, byDay, plan, states, k) }
 	return d, nil
 }
 
@@ -226,7 +231,8 @@ func coverage(v archive.SealView, lateness int64) (lo, hi int64) {
 const deliveryRule = "the records of an hour are in the objects named (by delivery time) from the hour's start to its end plus the lateness; every such object of the selected archive was durable"
 
 // mark describes a backfill seal for hour k's manifest.
-func mark(v archive.SealView, plan *seal.Plan, states []seal.PartitionState, k schema.PartitionKey) *seal.Watermark {
+// byDay indexes v's folders by day (Unix seconds of its midnight).
+func mark(v archive.SealView, byDay map[int64][]int, plan *seal.Plan, states []seal.PartitionState, k schema.PartitionKey) *seal.Watermark {
 	w := plan.Window(k.Hour)
 	rfc := func(t int64) string { return time.Unix(t, 0).UTC().Format(time.RFC3339) }
 	d := &seal.Delivery{Rule: deliveryRule, WindowStart: rfc(w.From), WindowEnd: rfc(w.To)}
@@ -237,12 +243,15 @@ func mark(v archive.SealView, plan *seal.Plan, states []seal.PartitionState, k s
 		d.CoveredUntil = rfc(plan.Hi)
 	}
 	wm := &seal.Watermark{LatenessSeconds: plan.Lateness, Delivery: d}
-	for i := range v.Folders {
+	// Objects are filed under their day: look at the window's days and
+	// one on either side.
+	var idx []int
+	for day := w.From/86400*86400 - 86400; day <= w.To+86400; day += 86400 {
+		idx = append(idx, byDay[day]...)
+	}
+	sort.Ints(idx)
+	for _, i := range idx {
 		f := &v.Folders[i]
-		// Objects are filed under their day; look one day around.
-		if f.Day.Unix() > w.To+86400 || f.Day.Unix()+2*86400 < w.From {
-			continue
-		}
 		n := f.InWindow(w.From, w.To)
 		if n == 0 {
 			continue

@@ -199,13 +199,13 @@ func (s *Source) setStatus(p *folderPlan, m *manifest, st folderStatus) {
 // hour it wrote into is sealed, so that sealing skips it from now on.
 func (s *Source) MarkSealed(ctx context.Context, topic string) error {
 	s.mu.Lock()
-	var p *folderPlan
-	for _, q := range append(s.plan[:len(s.plan):len(s.plan)], s.around...) {
-		if s.topic(q.folder) == topic {
-			p = q
-			break
+	if s.byTopic == nil {
+		s.byTopic = make(map[string]*folderPlan, len(s.plan)+len(s.around))
+		for _, q := range append(s.plan[:len(s.plan):len(s.plan)], s.around...) {
+			s.byTopic[s.topic(q.folder)] = q
 		}
 	}
+	p := s.byTopic[topic]
 	if p == nil || p.status != folderComplete || p.manifest == nil || p.sealed {
 		s.mu.Unlock()
 		return nil

@@ -131,6 +131,7 @@ type Source struct {
 	// listedAt when the listing was made.
 	around   []*folderPlan
 	listedAt time.Time
+	byTopic  map[string]*folderPlan // plan and around, by stream topic
 }
 
 // New returns a source reading with client and keeping its manifests in
