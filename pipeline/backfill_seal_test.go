@@ -16,6 +16,7 @@ import (
 	"flowlake/internal/testenv"
 	"flowlake/internal/testenv/sealcheck"
 	"flowlake/pipeline"
+	lakearchive "flowlake/stages/archive"
 	"flowlake/schema"
 	"flowlake/stages/batch"
 	"flowlake/stages/deadletter"
@@ -91,6 +92,7 @@ func TestBackfillSeals(t *testing.T) {
 	if done.Sealed != 36 || done.Last.OpenBy[seal.WhyEdge] != 1 || done.Last.Open != 1 {
 		t.Fatalf("sealer: %+v, want 36 sealed and the edge hour open", done)
 	}
+	want := arch.Rows
 	deadByHour := map[string]int64{}
 	for _, b := range arch.Bad {
 		// Dead letters are filed by the time in their object's name.
@@ -141,6 +143,16 @@ func TestBackfillSeals(t *testing.T) {
 	rep, err = verify.Run(context.Background(), out, verify.Options{})
 	if err != nil || !rep.OK || rep.Summary.Hours != 38 || rep.Summary.Unsealed != 0 {
 		t.Fatalf("verify: %v %+v %v", err, rep.Summary, rep.Problems)
+	}
+	// The archive takes a backfilled lake as it takes one fed by Kafka.
+	cold := localSink(t, t.TempDir())
+	res, err := lakearchive.New(lakearchive.Config{}, out, cold, testLogger(t)).Pass(context.Background())
+	if err != nil || res.Hours != 38 || res.Rows != int64(len(want))+4 {
+		t.Fatalf("archive: %+v %v", res, err)
+	}
+	rep, err = verify.Run(context.Background(), cold, verify.Options{Lake: out})
+	if err != nil || !rep.OK || rep.Summary.Hours != 38 {
+		t.Fatalf("verify the archive: %v %+v %v", err, rep.Summary, rep.Problems)
 	}
 }
 
