@@ -131,8 +131,9 @@ func (p *Pipeline) noteSeal(ctx context.Context, pt *partition, r *batch.Round) 
 }
 
 // finalSeal runs a last seal pass after a clean stop. For Kafka it is
-// best effort (the next run seals what it leaves); a backfill's ends only
-// when stopped, and fails if hours it could seal are not.
+// best effort (the next run seals what it leaves); a backfill's final
+// pass is bounded only by a stop, and fails when hours it could seal are
+// left unsealed.
 func (p *Pipeline) finalSeal(stop context.Context) error {
 	if p.sealer == nil {
 		return nil
