@@ -173,7 +173,7 @@ func startProgress(cfg *config.Config, src *archive.Source, p *pipeline.Pipeline
 			}
 			args := []any{"objects", objects, "objects_total", s.PlannedObjects, "bytes_read", s.Bytes,
 				"bytes_total", s.PlannedBytes, "folders_done", s.FoldersDone, "folders", s.Folders, "records", ps.Records,
-				"rows", ps.Rows, "dead_letters", ps.DeadLetters, "records_per_sec", int64(float64(ps.Records)/max(elapsed.Seconds(), 1e-3)), "eta", eta}
+				"rows", ps.Rows, "dead_letters", ps.DeadLetters, "records_per_sec", int64(float64(ps.Records) / max(elapsed.Seconds(), 1e-3)), "eta", eta}
 			if sd, ok := p.SealDone(); ok {
 				args = append(args, "hours_sealed", sd.Sealed, "hours_open", sd.Last.Open)
 			}
