@@ -46,7 +46,7 @@ func (p *Pipeline) SealBackfill(src *archive.Source, deadLetters bool) error {
 		cfg.DeadLetterAttribution = "the delivery time in the archive object's name, in the hour; all accounts (a dead letter has no trusted account)"
 	}
 	pl := &backfillPlanner{src: src, sink: p.sink, lateness: int64(cfg.Lateness / time.Second),
-		logger: p.logger.With("stage", "seal"), marks: map[string][]seal.HourMark{}, sealedBefore: map[schema.PartitionKey]bool{}}
+		logger: p.logger.With("stage", "seal"), marks: map[string][]seal.HourMark{}, around: map[string]seal.PartitionState{}, sealedBefore: map[schema.PartitionKey]bool{}}
 	sl, err := seal.NewPlanned(cfg, st, pl, pl.logger, p.reg)
 	if err != nil {
 		return err
@@ -67,6 +67,9 @@ type backfillPlanner struct {
 	// marks are the hour marks of complete folders' final checkpoints,
 	// by topic (read once).
 	marks map[string][]seal.HourMark
+	// around are the states of incomplete folders of the adjoining days,
+	// by topic (read once: this run does not write them).
+	around map[string]seal.PartitionState
 	// sealedBefore caches whether an hour the plan cannot seal (an edge,
 	// an account not selected) has a manifest already: its late files are
 	// then listed by a new revision.
@@ -96,6 +99,11 @@ func (b *backfillPlanner) Decide(ctx context.Context, now time.Time) (seal.Decis
 					return seal.Decision{}, err
 				}
 				st.Hours = hours
+			}
+		case f.Started && f.Around:
+			// Not read by this run: its checkpoint does not change.
+			if err := b.aroundState(ctx, f, &st); err != nil {
+				return seal.Decision{}, err
 			}
 		case f.Started:
 			if err := b.load(ctx, f, &st); err != nil {
@@ -149,6 +157,25 @@ func (b *backfillPlanner) load(ctx context.Context, f *archive.SealFolder, st *s
 		pk := schema.PartitionKey{Account: k.Account, Region: k.Region, Hour: k.Hour}
 		st.DurablePast[pk] = max(st.DurablePast[pk], pos.Offset)
 	}
+	return nil
+}
+
+// aroundState reads, once, the checkpoint of a folder of an adjoining day
+// that an earlier run left incomplete (or never read).
+func (b *backfillPlanner) aroundState(ctx context.Context, f *archive.SealFolder, st *seal.PartitionState) error {
+	b.mu.Lock()
+	cached, ok := b.around[f.Topic]
+	b.mu.Unlock()
+	if ok {
+		*st = cached
+		return nil
+	}
+	if err := b.load(ctx, f, st); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	b.around[f.Topic] = *st
+	b.mu.Unlock()
 	return nil
 }
 
@@ -335,7 +362,7 @@ func (b *backfillPlanner) logOpen(d seal.Decision) {
 const maxOpenLogged = 20
 
 var openHelp = map[string]string{
-	seal.WhyEdge:        "its records may sit in objects outside --since/--until: a backfill of the adjoining days seals it",
+	seal.WhyEdge:        "its records may sit in objects outside --since/--until, or not delivered when the archive was listed: a backfill of the adjoining days seals it",
 	seal.WhyNotSelected: "its account or region is outside --accounts/--regions: a backfill of it seals it",
 	seal.WhyPending:     "objects that may hold its records are not durable: run the same command again",
 }
