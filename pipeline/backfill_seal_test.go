@@ -32,7 +32,8 @@ import (
 // object: every other hour is sealed with a manifest that matches its
 // files (read with arrow) and names the archive objects, dead letters are
 // attributed by object time, verify passes, and the edge hour stays open.
-// A backfill of the next day then seals the edge hour with both files.
+// A backfill of the next day then seals the edge hour with both files,
+// and lists a late record of an hour sealed by the first in a revision.
 func TestBackfillSeals(t *testing.T) {
 	s3s := testenv.VersityGW(t)
 	s3s.CreateBucket(t, "archive")
@@ -44,7 +45,10 @@ func TestBackfillSeals(t *testing.T) {
 	// 00:05 object holding a flow that started at 23:58.
 	last := archiveDays[len(archiveDays)-1]
 	edge := putObject(t, s3s, last.Add(23*time.Hour+5*time.Minute), []int64{last.Add(23*time.Hour + 6*time.Minute).Unix(), last.Add(23*time.Hour + 7*time.Minute).Unix()})
-	next := putObject(t, s3s, last.Add(24*time.Hour+5*time.Minute), []int64{last.Add(23*time.Hour + 58*time.Minute).Unix(), last.Add(24*time.Hour + time.Minute).Unix()})
+	// It also holds a record of 15:30, far past that hour's window: a
+	// late record, for a revision of an hour sealed by the first run.
+	next := putObject(t, s3s, last.Add(24*time.Hour+5*time.Minute), []int64{last.Add(23*time.Hour + 58*time.Minute).Unix(), last.Add(24*time.Hour + time.Minute).Unix(), last.Add(15*time.Hour + 30*time.Minute).Unix()})
+	lateHour := fmt.Sprintf("aws-region=us-east-1/year=%d/month=%02d/day=%02d/hour=15", last.Year(), int(last.Month()), last.Day())
 	edgeHour := fmt.Sprintf("aws-region=us-east-1/year=%d/month=%02d/day=%02d/hour=23", last.Year(), int(last.Month()), last.Day())
 
 	dir := t.TempDir()
@@ -126,6 +130,11 @@ func TestBackfillSeals(t *testing.T) {
 		t.Fatalf("%d sealed hours, want 38", len(manifests))
 	}
 	for folder, m := range manifests {
+		if strings.HasSuffix(folder, lateHour) && strings.Contains(folder, "111111111111") {
+			if m.Revision != 2 || m.AddedRows != 1 || m.Totals.LateRows != 1 || len(m.Added) != 1 {
+				t.Fatalf("%s: revision %d adding %d rows (%v), want the late record in revision 2", folder, m.Revision, m.AddedRows, m.Added)
+			}
+		}
 		if !strings.HasSuffix(folder, edgeHour) {
 			continue
 		}
@@ -137,7 +146,7 @@ func TestBackfillSeals(t *testing.T) {
 			t.Fatalf("edge hour: revision %d, %d rows, objects %v", m.Revision, m.Rows, objs)
 		}
 	}
-	if done, _ := p.SealDone(); done.Sealed != 2 || done.Last.Open != 0 {
+	if done, _ := p.SealDone(); done.Sealed != 2 || done.Revised != 1 || done.Last.Open != 0 {
 		t.Fatalf("second backfill's sealer: %+v", done)
 	}
 	rep, err = verify.Run(context.Background(), out, verify.Options{})
@@ -147,7 +156,7 @@ func TestBackfillSeals(t *testing.T) {
 	// The archive takes a backfilled lake as it takes one fed by Kafka.
 	cold := localSink(t, t.TempDir())
 	res, err := lakearchive.New(lakearchive.Config{}, out, cold, testLogger(t)).Pass(context.Background())
-	if err != nil || res.Hours != 38 || res.Rows != int64(len(want))+4 {
+	if err != nil || res.Hours != 38 || res.Rows != int64(len(want))+5 {
 		t.Fatalf("archive: %+v %v", res, err)
 	}
 	rep, err = verify.Run(context.Background(), cold, verify.Options{Lake: out})
