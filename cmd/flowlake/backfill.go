@@ -161,7 +161,11 @@ func startProgress(cfg *config.Config, src *archive.Source, p *pipeline.Pipeline
 						progressbar.OptionShowDescriptionAtLineEnd())
 				}
 				rate := float64(ps.Records) / max(time.Since(start).Seconds(), 1e-3)
-				bar.Describe(fmt.Sprintf("objects %d/%d  records %d (%.0f/s)  dead %d", objects, s.PlannedObjects, ps.Records, rate, ps.DeadLetters))
+				desc := fmt.Sprintf("objects %d/%d  records %d (%.0f/s)  dead %d", objects, s.PlannedObjects, ps.Records, rate, ps.DeadLetters)
+				if sd, ok := p.SealDone(); ok {
+					desc += fmt.Sprintf("  hours sealed %d", sd.Sealed)
+				}
+				bar.Describe(desc)
 				_ = bar.Set64(s.Bytes + s.SkippedBytes)
 				continue
 			}

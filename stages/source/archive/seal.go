@@ -165,7 +165,23 @@ func (s *Source) loadAround(ctx context.Context) error {
 	for _, p := range todo {
 		b, err := s.state.Get(ctx, s.stateKey(p.folder, "manifest.json"))
 		if errors.Is(err, sink.ErrNotFound) {
-			s.setStatus(p, nil, folderRunning) // a checkpoint may say how far an earlier run got
+			// Never read, or read by a run that stopped before it stored
+			// the folder's manifest (a checkpoint may say how far it got)
+			// unless it holds no flow log file at all (a backfill writes
+			// no manifest for such a folder): it then holds nothing.
+			l := &lister{client: s.client, bucket: s.cfg.Bucket, retry: s.retry}
+			objs, err := l.objects(ctx, p.folder.Prefix)
+			if err != nil {
+				return fmt.Errorf("list %s: %w", p.folder.Prefix, err)
+			}
+			st := folderComplete
+			for _, o := range objs {
+				if flowLogObject(o.Key) {
+					st = folderRunning
+					break
+				}
+			}
+			s.setStatus(p, nil, st)
 			continue
 		}
 		if err != nil {
