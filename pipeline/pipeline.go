@@ -160,6 +160,8 @@ type Pipeline struct {
 	sink    sink.Sink
 	dlq     deadletter.Writer
 	sealer  *seal.Sealer
+	// planner decides the sealer's passes for a backfill (nil: Kafka).
+	planner *backfillPlanner
 	reg     prometheus.Registerer
 
 	mem *memory
@@ -335,8 +337,12 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	if p.cfg.ProgressInterval > 0 {
 		go p.progressLoop(runCtx)
 	}
+	sealCtx, stopSeal := context.WithCancel(runCtx)
+	sealDone := make(chan struct{})
 	if p.sealer != nil {
-		go p.sealer.Run(runCtx)
+		go func() { defer close(sealDone); p.sealer.Run(sealCtx) }()
+	} else {
+		close(sealDone)
 	}
 	stopAfter := context.AfterFunc(runCtx, func() { p.stopping.Store(true) })
 	defer stopAfter()
@@ -357,8 +363,13 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	case o.err != nil:
 		err = o.err
 	}
+	stopSeal() // the final pass runs alone
+	<-sealDone
 	if err == nil {
-		p.finalSeal() // before the summary, which stays the last line
+		// Before the summary, which stays the last line.
+		if err = p.finalSeal(ctx); err != nil {
+			o = outcomeFailed(err)
+		}
 	}
 	p.logSummary(o)
 	return err

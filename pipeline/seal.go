@@ -130,19 +130,35 @@ func (p *Pipeline) noteSeal(ctx context.Context, pt *partition, r *batch.Round) 
 	return nil
 }
 
-// finalSeal runs a last seal pass after a clean stop.
-func (p *Pipeline) finalSeal() {
+// finalSeal runs a last seal pass after a clean stop. For Kafka it is
+// best effort (the next run seals what it leaves); a backfill's final
+// pass is bounded only by a stop, and fails when hours it could seal are
+// left unsealed.
+func (p *Pipeline) finalSeal(stop context.Context) error {
 	if p.sealer == nil {
-		return
+		return nil
+	}
+	if p.planner != nil {
+		return p.finalBackfillSeal(stop)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), finalSealTimeout)
 	defer cancel()
 	res, err := p.sealer.Pass(ctx)
 	if err != nil {
 		p.logger.Warn("final seal pass failed; the next run seals these hours", "err", err)
-		return
+		return nil
 	}
 	p.logger.Info("final seal pass", "sealed", res.Sealed, "revised", res.Revised, "postponed", res.Postponed, "open", res.Open)
+	return nil
+}
+
+// SealDone returns what sealing did in this process; ok is false when
+// sealing is off.
+func (p *Pipeline) SealDone() (d seal.Done, ok bool) {
+	if p.sealer == nil {
+		return seal.Done{}, false
+	}
+	return p.sealer.Done(), true
 }
 
 // finalSealTimeout bounds the seal pass at exit: it is best effort (the

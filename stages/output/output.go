@@ -26,6 +26,11 @@ type Parquet struct {
 	// parallel writes (I/O bound).
 	slots   chan struct{}
 	buffers sync.Pool
+	// Locate, when set, names the source object and line of a stream
+	// position (backfill: the archive object); files then carry them in
+	// their metadata (flowlake.first_object, first_line, last_object,
+	// last_line) beside the offsets.
+	Locate func(topic string, pos schema.Pos) (object string, line int64)
 	// Mem, when set, is told the bytes an encode holds (page buffers, the
 	// compressor, the file until the sink has it), so that a memory budget
 	// counts them; a delta, negative when they are released.
@@ -69,6 +74,12 @@ func (o *Parquet) Write(ctx context.Context, topic string, partition int, bt *ba
 		"flowlake.partition":    strconv.Itoa(partition),
 		"flowlake.first_offset": strconv.FormatInt(bt.Rows.First.Offset, 10),
 		"flowlake.last_offset":  strconv.FormatInt(bt.Rows.Last.Offset, 10),
+	}
+	if o.Locate != nil {
+		obj, line := o.Locate(topic, bt.Block.First)
+		meta["flowlake.first_object"], meta["flowlake.first_line"] = obj, strconv.FormatInt(line, 10)
+		obj, line = o.Locate(topic, bt.Block.Last)
+		meta["flowlake.last_object"], meta["flowlake.last_line"] = obj, strconv.FormatInt(line, 10)
 	}
 	select {
 	case o.slots <- struct{}{}:
