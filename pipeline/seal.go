@@ -7,7 +7,6 @@ import (
 	"sort"
 	"time"
 
-	"flowlake/config"
 	"flowlake/schema"
 	"flowlake/stages/batch"
 	"flowlake/stages/checkpoint"
@@ -148,14 +147,3 @@ func (p *Pipeline) finalSeal() {
 // finalSealTimeout bounds the seal pass at exit: it is best effort (the
 // next run seals what it leaves) and must not hold up a shutdown.
 const finalSealTimeout = 20 * time.Second
-
-// sealConfig maps the configuration onto the sealer's; nil when sealing is
-// off.
-func sealConfig(c *config.Config) *seal.Config {
-	if !c.Seal.Enabled {
-		return nil
-	}
-	s := seal.Defaults
-	s.Lateness, s.Interval = c.Seal.Lateness, c.Seal.Interval
-	return &s
-}
