@@ -95,8 +95,7 @@ func (p *Pipeline) assignedHook(_ int32, partitions []int) {
 	p.lastData.Store(time.Now().UnixNano()) // a rebalance is not idleness
 	p.joined.Store(true)
 	p.health.Set(health.Kafka, "")
-	p.observe.rebalances.Inc()
-	p.observe.assigned.Set(float64(len(partitions)))
+	p.observe.group.Joined(len(partitions))
 }
 
 // joinFailedHook runs when the group cannot be joined.
@@ -106,7 +105,7 @@ func (p *Pipeline) joinFailedHook(err error) {
 		reason = "no broker answers: " + reason
 	}
 	p.health.Setf(health.Kafka, "consumer group %s: %s", p.cfg.Source.Group, reason)
-	p.observe.assigned.Set(0)
+	p.observe.group.Left()
 }
 
 // busy reports work in progress: a flush round, fetched chunks not merged
@@ -263,7 +262,7 @@ func (p *Pipeline) lagging(offs []source.PartitionOffsets) []lagInfo {
 func (p *Pipeline) setLag(offs []source.PartitionOffsets) {
 	for _, o := range offs {
 		lag := max(o.End-max(p.position(o), o.Start), 0)
-		p.owned.ifOwned(o.Partition, func() { p.observe.setLag(o.Partition, lag) })
+		p.owned.ifOwned(o.Partition, func() { p.observe.group.SetLag(o.Partition, lag) })
 	}
 }
 

@@ -58,7 +58,7 @@ type partition struct {
 // syncOpen reports the change in open batches to the gauge.
 func (pt *partition) syncOpen() {
 	n := pt.batcher.Open()
-	pt.p.metrics.openBatches.Add(float64(n - pt.open))
+	pt.p.metrics.batch.AddOpen(n - pt.open)
 	if n != pt.open {
 		pt.open = n
 		pt.publishOldest()
@@ -228,7 +228,7 @@ func (pt *partition) merge(f *fetched) {
 	p.mem.addFetched(-f.reserved)
 	p.unmerged.Add(-1)
 	p.lastData.Store(time.Now().UnixNano()) // the idle clock counts from the last merge
-	p.metrics.addChunk(c.Stats)
+	p.metrics.merged(c.Stats)
 	pt.syncOpen()
 	if full {
 		pt.want = true

@@ -240,9 +240,8 @@ func New(cfg Config, deps Deps, logger *slog.Logger, reg prometheus.Registerer) 
 	}
 	p.blocks = schema.NewBlockPool(poolShare(p.mem.limit))
 	p.output.Mem = p.mem.addEncoding
-	p.metrics = newMetrics(reg, p.mem.batchBytes)
+	p.metrics = newMetrics(reg, pool, p.mem.batchBytes)
 	logger.Info("memory budget", "memory_limit", cfg.MemoryLimit, "counted", p.mem.limit, "fetch", p.mem.fetchLimit, "batches", p.mem.batchLimit)
-	p.registerDecodeGauge(reg)
 	p.observe = newObserved(reg, p)
 	if kafkaSrc != nil {
 		kafkaSrc.SetHooks(source.Hooks{Assigned: p.assignedHook, JoinFailed: p.joinFailedHook})
@@ -271,15 +270,9 @@ type Stats struct {
 // every batch is flushed.
 func (p *Pipeline) Stats() Stats {
 	m := p.metrics
-	s := Stats{Records: m.records.Load(), Rows: m.rows.Load(), DeadLetters: m.dead.Load(), Skipped: m.skipped.Load(),
-		Control: m.control.Load(), Messages: m.messages.Load(), Bytes: m.bytes.Load(), Files: m.files.Load(),
-		FileBytes: m.fileBytes.Load(), Rounds: m.rounds.Load(), DeadByReason: map[string]int64{}}
-	for r, c := range m.deadByReason {
-		if v := c.Load(); v > 0 {
-			s.DeadByReason[string(r)] = v
-		}
-	}
-	return s
+	return Stats{Records: m.parse.Records(), Rows: m.output.Rows(), DeadLetters: m.dead.Records(), Skipped: m.parse.Skipped(),
+		Control: m.parse.Control(), Messages: m.source.Messages(), Bytes: m.source.Bytes(), Files: m.output.Files(),
+		FileBytes: m.output.FileBytes(), Rounds: m.rounds.Load(), DeadByReason: m.dead.ByReason()}
 }
 
 // Run consumes until ctx ends (a soft stop: flush, commit, return nil), a
@@ -388,21 +381,6 @@ func (p *Pipeline) MemoryPooled() int64 { return p.blocks.Bytes() }
 // Stalled reports that reading waits for memory to be freed by flushes: the
 // pipeline is busy, not idle.
 func (p *Pipeline) Stalled() bool { return p.mem.stalled() }
-
-func (m *metrics) addChunk(s parse.Stats) {
-	m.records.Add(s.Records)
-	m.skipped.Add(s.Skipped)
-	m.control.Add(s.Control)
-	m.messages.Add(s.Messages)
-	m.bytes.Add(s.Bytes)
-	m.recordsTotal.Add(float64(s.Records))
-	m.skippedTotal.Add(float64(s.Skipped))
-	m.controlTotal.Add(float64(s.Control))
-	m.messagesTotal.Add(float64(s.Messages))
-	m.bytesTotal.Add(float64(s.Bytes))
-	m.empty.Add(s.Empty)
-	m.emptyTotal.Add(float64(s.Empty))
-}
 
 func (p *Pipeline) progressLoop(ctx context.Context) {
 	t := time.NewTicker(p.cfg.ProgressInterval)
