@@ -12,12 +12,12 @@ import (
 	"flowlake/stages/encode"
 	"flowlake/stages/parse"
 	"flowlake/stages/sink"
-	"flowlake/stages/source"
+	"flowlake/stages/source/kafka"
 )
 
 // Config is flowlake's whole configuration.
 type Config struct {
-	Kafka   source.Config     `yaml:"kafka"`
+	Kafka   kafka.Config      `yaml:"kafka"`
 	Format  string            `yaml:"format"`
 	Formats map[string]string `yaml:"formats"`
 	// AllowNewerFields accepts post-v8 fields in formats and headers.
@@ -64,7 +64,7 @@ type Config struct {
 // Default returns the defaults.
 func Default() Config {
 	return Config{
-		Kafka:            source.Defaults,
+		Kafka:            kafka.Defaults,
 		Format:           schema.DefaultFormatText,
 		Region:           "us-east-1",
 		Account:          "unknown",

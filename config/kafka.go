@@ -4,13 +4,13 @@ import (
 	"strings"
 	"time"
 
-	"flowlake/stages/source"
+	"flowlake/stages/source/kafka"
 )
 
 // validateKafka reports every invalid Kafka consumer setting under
-// kafka.* (the defaults are source.Defaults); embedded (the demo) needs no
+// kafka.* (the defaults are kafka.Defaults); embedded (the demo) needs no
 // brokers.
-func validateKafka(v *validator, k *source.Config, embedded bool) {
+func validateKafka(v *validator, k *kafka.Config, embedded bool) {
 	if !embedded && len(k.Brokers) == 0 {
 		v.bad("kafka.brokers", "at least one broker is required (or `flowlake demo`)")
 	}

@@ -6,7 +6,7 @@ import (
 
 	"flowlake/stages/batch"
 	"flowlake/stages/encode"
-	"flowlake/stages/source"
+	"flowlake/stages/source/kafka"
 )
 
 // TestEachTypeValidatesItself: every config type's validator accepts its
@@ -21,7 +21,7 @@ func TestEachTypeValidatesItself(t *testing.T) {
 		wantZero int
 	}{
 		{"kafka.", func(v *validator) { k := d.Kafka; k.Brokers = []string{"k:9092"}; validateKafka(v, &k, false) },
-			func(v *validator) { validateKafka(v, &source.Config{}, false) }, 10},
+			func(v *validator) { validateKafka(v, &kafka.Config{}, false) }, 10},
 		{"sink.", func(v *validator) { s := d.Sink; s.validate(v) }, func(v *validator) { (&Sink{}).validate(v) }, 5},
 		{"batch.", func(v *validator) { b := d.Batch; validateBatch(v, &b) }, func(v *validator) { validateBatch(v, &batch.Config{}) }, 4},
 		{"parquet.", func(v *validator) { p := d.Parquet; validateParquet(v, &p) }, func(v *validator) { validateParquet(v, &encode.Config{}) }, 1},

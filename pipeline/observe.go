@@ -8,7 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"flowlake/stages/encode"
-	"flowlake/stages/source"
+	"flowlake/stages/source/kafka"
 )
 
 // observed are the metrics an operator alerts on: freshness, memory
@@ -16,12 +16,12 @@ import (
 // membership; defined by the source). Label values are bounded (topic and
 // partition of owned partitions, build version).
 type observed struct {
-	group       *source.GroupMetrics
+	group       *kafka.GroupMetrics
 	lastDurable atomic.Int64 // UnixNano of the last durable round (process start before the first)
 }
 
 func newObserved(reg prometheus.Registerer, p *Pipeline) *observed {
-	o := &observed{group: source.NewGroupMetrics(reg, p.cfg.Source.Topic)}
+	o := &observed{group: kafka.NewGroupMetrics(reg, p.cfg.Source.Topic)}
 	o.lastDurable.Store(time.Now().UnixNano())
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "flowlake_build_info",
 		Help: "Always 1; the labels name the build."}, []string{"version", "goversion"})

@@ -21,11 +21,12 @@ import (
 	"flowlake/stages/seal"
 	"flowlake/stages/sink"
 	"flowlake/stages/source"
+	"flowlake/stages/source/kafka"
 )
 
 // Config is everything the pipeline needs besides its dependencies.
 type Config struct {
-	Source source.Config
+	Source kafka.Config
 	Parse  parse.Config
 	Batch  batch.Config
 	Encode encode.Config
@@ -81,7 +82,7 @@ type Config struct {
 	// stages/seal); the sink must be a sink.Store.
 	Seal *seal.Config
 	// OnOffsetReset is what a partition whose position is outside its log
-	// does: source.ResetFail (default) or source.ResetEarliest.
+	// does: kafka.ResetFail (default) or kafka.ResetEarliest.
 	OnOffsetReset string
 	// AllowSharedSink lets a second consumer group write the topic into
 	// the same sink prefix (see claimSink).
@@ -137,7 +138,9 @@ type Deps struct {
 	// Enricher adds ENI metadata; nil means none.
 	Enricher parse.Enricher
 	// Source supplies the streams; nil means the Kafka consumer that
-	// Config.Source describes.
+	// Config.Source describes. A *kafka.Source (the consumer group) also
+	// gets the connection probe, lag and drain watching, the sink owner
+	// record and sealing; Config.Source must describe it.
 	Source source.Runner
 	// Health receives readiness and liveness; nil means a private one.
 	Health *health.Health
@@ -152,7 +155,7 @@ type Pipeline struct {
 	source  source.Runner
 	// kafka is the source when it is the Kafka consumer (connection probe,
 	// lag and drain watching); nil for other sources.
-	kafka *source.Source
+	kafka *kafka.Source
 	// streams numbers the streams of other sources for the owned set.
 	streams atomic.Int64
 	pool    *parse.Pool
@@ -207,10 +210,10 @@ func New(cfg Config, deps Deps, logger *slog.Logger, reg prometheus.Registerer) 
 		return nil, errors.New("pipeline: no sink")
 	}
 	src := deps.Source
-	var kafkaSrc *source.Source
+	kafkaSrc, _ := src.(*kafka.Source)
 	if src == nil {
 		var err error
-		if kafkaSrc, err = source.New(cfg.Source, logger.With("stage", "source")); err != nil {
+		if kafkaSrc, err = kafka.New(cfg.Source, logger.With("stage", "source")); err != nil {
 			return nil, fmt.Errorf("source: %w", err)
 		}
 		src = kafkaSrc
@@ -244,7 +247,7 @@ func New(cfg Config, deps Deps, logger *slog.Logger, reg prometheus.Registerer) 
 	logger.Info("memory budget", "memory_limit", cfg.MemoryLimit, "counted", p.mem.limit, "fetch", p.mem.fetchLimit, "batches", p.mem.batchLimit)
 	p.observe = newObserved(reg, p)
 	if kafkaSrc != nil {
-		kafkaSrc.SetHooks(source.Hooks{Assigned: p.assignedHook, JoinFailed: p.joinFailedHook})
+		kafkaSrc.SetHooks(kafka.Hooks{Assigned: p.assignedHook, JoinFailed: p.joinFailedHook})
 	}
 	p.reg = reg
 	if kafkaSrc != nil { // sealing decides from the group's checkpoints and the topic's end offsets
@@ -278,7 +281,7 @@ func (p *Pipeline) Stats() Stats {
 // Run consumes until ctx ends (a soft stop: flush, commit, return nil), a
 // permanent error occurs, or, with ExitWhenIdle, the group has drained the
 // topic (nil) or cannot within DrainTimeout (ErrNotDrained,
-// source.ErrUnreachable).
+// kafka.ErrUnreachable).
 func (p *Pipeline) Run(ctx context.Context) error {
 	defer p.hardStop()
 	if p.kafka != nil { // the owner record ties a topic to a consumer group

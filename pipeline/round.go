@@ -86,7 +86,7 @@ func (p *Pipeline) runRound(ctx context.Context, pt *partition, r *batch.Round) 
 		// summary counts for the records it stands for.
 		m.dead.Durable(d)
 		// Every dead letter is logged; the process's logger samples them
-		// (NewLogger) and counts what it suppresses.
+		// (cmd/flowlake/app.NewLogger) and counts what it suppresses.
 		pt.logger.Warn("dead letter", "reason", d.Reason, "offset", d.Offset, "line", d.Line, "records", d.Count(), "detail", d.Detail)
 	}
 	pt.rows += rows

@@ -12,7 +12,7 @@ import (
 	"flowlake/stages/checkpoint"
 	"flowlake/stages/seal"
 	"flowlake/stages/sink"
-	"flowlake/stages/source"
+	"flowlake/stages/source/kafka"
 )
 
 // pruneEvery bounds how often a partition looks for manifests covering
@@ -60,7 +60,7 @@ func (p *Pipeline) sealStates(ctx context.Context) ([]seal.PartitionState, error
 	topic := p.cfg.Source.Topic
 	states := make([]seal.PartitionState, 0, len(ids))
 	for _, id := range ids {
-		prog, found, err := checkpoint.Load(ctx, p.sink, source.CheckpointKey(p.cfg.Source.Group, topic, id), topic, id)
+		prog, found, err := checkpoint.Load(ctx, p.sink, kafka.CheckpointKey(p.cfg.Source.Group, topic, id), topic, id)
 		if err != nil {
 			return nil, err
 		}
@@ -76,7 +76,7 @@ func (p *Pipeline) sealStates(ctx context.Context) ([]seal.PartitionState, error
 	if err != nil {
 		return nil, err
 	}
-	ends := make(map[int]source.PartitionOffsets, len(offs))
+	ends := make(map[int]kafka.PartitionOffsets, len(offs))
 	for _, o := range offs {
 		ends[o.Partition] = o
 	}

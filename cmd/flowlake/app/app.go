@@ -16,6 +16,7 @@ import (
 	"flowlake/stages/deadletter"
 	"flowlake/stages/sink"
 	"flowlake/stages/source"
+	"flowlake/stages/source/kafka"
 )
 
 // App is a pipeline with everything it runs beside it: the inventory
@@ -107,6 +108,11 @@ func build(ctx context.Context, c *config.Config, logger *slog.Logger, tel *Tele
 		// A finite source ends the run; its command reports progress.
 		pcfg.ExitWhenIdle, pcfg.ProgressInterval = 0, 0
 		deps.DeadLetters = deadletter.NewSinkWriter(out, "_dead_letters").WithLocator(locate)
+	}
+	if deps.Source == nil {
+		if deps.Source, err = kafka.New(pcfg.Source, logger.With("stage", "source")); err != nil {
+			return nil, fmt.Errorf("source: %w", err)
+		}
 	}
 	if c.DLQ != "" {
 		dlq, closeDLQ, err := openDLQ(ctx, c, logger, reg)

@@ -16,7 +16,7 @@ import (
 	"flowlake/schema"
 	"flowlake/stages/parse"
 	"flowlake/stages/sink"
-	"flowlake/stages/source"
+	"flowlake/stages/source/kafka"
 )
 
 // newTestApp is an App over a pipeline consuming an empty topic: it runs
@@ -29,7 +29,7 @@ func newTestApp(t *testing.T, group string) *App {
 		t.Fatal(err)
 	}
 	p, err := pipeline.New(pipeline.Config{
-		Source: source.Config{Brokers: env.Brokers, Topic: env.Topic, Group: group, SessionTimeout: 6 * time.Second, HeartbeatInterval: time.Second},
+		Source: kafka.Config{Brokers: env.Brokers, Topic: env.Topic, Group: group, SessionTimeout: 6 * time.Second, HeartbeatInterval: time.Second},
 		Parse:  parse.Config{Format: schema.DefaultFormat, Region: "us-east-1"},
 	}, pipeline.Deps{Sink: out}, nil, nil)
 	if err != nil {
