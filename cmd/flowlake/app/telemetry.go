@@ -52,16 +52,17 @@ type Server struct {
 }
 
 // Serve listens on addr and serves h until Close. name says what the
-// server is in errors and logs ("metrics", "pprof").
-func Serve(name, addr string, h http.Handler, logger *slog.Logger) (*Server, error) {
+// server is in errors and logs ("metrics", "pprof"); attrs follow the
+// address in the "serving <name>" line.
+func Serve(name, addr string, h http.Handler, logger *slog.Logger, attrs ...any) (*Server, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("%s listener: %w", name, err)
 	}
-	return serveOn(name, ln, h, logger), nil
+	return serveOn(name, ln, h, logger, attrs...), nil
 }
 
-func serveOn(name string, ln net.Listener, h http.Handler, logger *slog.Logger) *Server {
+func serveOn(name string, ln net.Listener, h http.Handler, logger *slog.Logger, attrs ...any) *Server {
 	s := &Server{name: name, srv: &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}, done: make(chan struct{})}
 	go func() {
 		defer close(s.done)
@@ -69,13 +70,13 @@ func serveOn(name string, ln net.Listener, h http.Handler, logger *slog.Logger) 
 			s.err = fmt.Errorf("%s server on %s: %w", name, ln.Addr(), err)
 		}
 	}()
-	logger.Info("serving "+name, "addr", ln.Addr().String())
+	logger.Info("serving "+name, append([]any{"addr", ln.Addr().String()}, attrs...)...)
 	return s
 }
 
 // ServeTelemetry serves tel (/metrics, /healthz, /readyz) on addr.
 func ServeTelemetry(addr string, tel *Telemetry, logger *slog.Logger) (*Server, error) {
-	return Serve("metrics", addr, tel.Handler(), logger.With("paths", "/metrics /healthz /readyz"))
+	return Serve("metrics", addr, tel.Handler(), logger, "paths", "/metrics /healthz /readyz")
 }
 
 // ServePprof serves Go profiles (/debug/pprof/) on addr.
