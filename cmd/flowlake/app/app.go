@@ -24,7 +24,6 @@ import (
 // generator).
 type App struct {
 	Pipeline *pipeline.Pipeline
-	Registry prometheus.Registerer
 	logger   *slog.Logger
 	sideJobs []SideJob
 	closers  []func()
@@ -74,7 +73,7 @@ func build(ctx context.Context, c *config.Config, logger *slog.Logger, tel *Tele
 		tel = NewTelemetry()
 	}
 	reg := tel.Registry
-	app := &App{Registry: reg, logger: logger}
+	app := &App{logger: logger}
 	ok := false
 	defer func() {
 		if !ok {
