@@ -25,7 +25,8 @@ func goList(t *testing.T, args ...string) []string {
 // TestRunPathImports: the production path (this package, which `run` and
 // `backfill` use, and the pipeline) links neither the demo's in-process
 // broker nor the generator nor kfake; only `flowlake demo` (package main)
-// starts them.
+// starts them. The pipeline imports neither the Kafka client nor the
+// configuration: its dependencies are handed to it.
 func TestRunPathImports(t *testing.T) {
 	banned := []string{"flowlake/internal/", "flowlake/stages/generate", "github.com/twmb/franz-go"}
 	for _, pkg := range []string{"flowlake/cmd/flowlake/app", "flowlake/pipeline"} {
@@ -39,6 +40,13 @@ func TestRunPathImports(t *testing.T) {
 					t.Errorf("%s depends on %s", pkg, d)
 				}
 			}
+		}
+	}
+	// The pipeline core sees sources through flowlake's types only: no
+	// Kafka client type crosses into it.
+	for _, imp := range strings.Fields(goList(t, "-f", "{{join .Imports \" \"}}", "flowlake/pipeline")[0]) {
+		if strings.HasPrefix(imp, "github.com/segmentio/kafka-go") || imp == "flowlake/config" {
+			t.Errorf("flowlake/pipeline imports %s", imp)
 		}
 	}
 	// The demo itself still gets them (or this test checks nothing).
