@@ -25,11 +25,8 @@ func sealFlags(fs *flag.FlagSet, c *Config) {
 	fs.DurationVar(&c.Seal.Interval, "seal-interval", c.Seal.Interval, "how often to look for hours to seal besides after flush rounds")
 }
 
-func (c *Config) validateSeal(v *validator) {
-	if c.Seal.Lateness < 0 {
-		v.bad("seal.lateness", "must not be negative")
-	}
-	if c.Seal.Interval <= 0 {
-		v.bad("seal.interval", "must be positive")
-	}
+// validate reports every invalid seal setting under seal.*.
+func (s *Seal) validate(v *validator) {
+	v.check(s.Lateness >= 0, "seal.lateness", "must not be negative")
+	v.check(s.Interval > 0, "seal.interval", "must be positive")
 }

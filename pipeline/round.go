@@ -79,38 +79,19 @@ func (p *Pipeline) runRound(ctx context.Context, pt *partition, r *batch.Round) 
 		p.sealer.Kick()
 	}
 	m := p.metrics
-	m.rows.Add(rows)
-	m.rowsTotal.Add(float64(rows))
-	m.files.Add(int64(len(r.Batches)))
-	m.filesTotal.Add(float64(len(r.Batches)))
-	m.fileBytes.Add(fileBytes)
-	m.fileBytesTotal.Add(float64(fileBytes))
-	deadRecords := int64(0)
+	m.output.Durable(int64(len(r.Batches)), rows, fileBytes)
 	for i := range r.Dead {
 		d := &r.Dead[i]
-		deadRecords += d.Count()
 		// Metrics count rejected records by why they were rejected; a
 		// summary counts for the records it stands for.
-		if len(d.ByReason) > 0 {
-			for reason, n := range d.ByReason {
-				m.deadReason(reason, n)
-			}
-		} else {
-			m.deadReason(d.Reason, d.Count())
-		}
-		if d.Records > 0 {
-			m.deadSummaries.Inc()
-		}
+		m.dead.Durable(d)
 		// Every dead letter is logged; the process's logger samples them
-		// (NewLogger) and counts what it suppresses.
+		// (cmd/flowlake/app.NewLogger) and counts what it suppresses.
 		pt.logger.Warn("dead letter", "reason", d.Reason, "offset", d.Offset, "line", d.Line, "records", d.Count(), "detail", d.Detail)
 	}
-	m.dead.Add(deadRecords)
 	pt.rows += rows
 	pt.files += int64(len(r.Batches))
-	for _, bt := range r.Batches {
-		m.flushesTotal.WithLabelValues(string(bt.Reason)).Inc()
-	}
+	m.batch.Flushed(r)
 	m.rounds.Add(1)
 	m.commitsTotal.Inc()
 	m.roundSeconds.Observe(time.Since(start).Seconds())

@@ -7,13 +7,12 @@ import (
 	"sort"
 	"time"
 
-	"flowlake/config"
 	"flowlake/schema"
 	"flowlake/stages/batch"
 	"flowlake/stages/checkpoint"
 	"flowlake/stages/seal"
 	"flowlake/stages/sink"
-	"flowlake/stages/source"
+	"flowlake/stages/source/kafka"
 )
 
 // pruneEvery bounds how often a partition looks for manifests covering
@@ -61,7 +60,7 @@ func (p *Pipeline) sealStates(ctx context.Context) ([]seal.PartitionState, error
 	topic := p.cfg.Source.Topic
 	states := make([]seal.PartitionState, 0, len(ids))
 	for _, id := range ids {
-		prog, found, err := checkpoint.Load(ctx, p.sink, source.CheckpointKey(p.cfg.Source.Group, topic, id), topic, id)
+		prog, found, err := checkpoint.Load(ctx, p.sink, kafka.CheckpointKey(p.cfg.Source.Group, topic, id), topic, id)
 		if err != nil {
 			return nil, err
 		}
@@ -77,7 +76,7 @@ func (p *Pipeline) sealStates(ctx context.Context) ([]seal.PartitionState, error
 	if err != nil {
 		return nil, err
 	}
-	ends := make(map[int]source.PartitionOffsets, len(offs))
+	ends := make(map[int]kafka.PartitionOffsets, len(offs))
 	for _, o := range offs {
 		ends[o.Partition] = o
 	}
@@ -164,14 +163,3 @@ func (p *Pipeline) SealDone() (d seal.Done, ok bool) {
 // finalSealTimeout bounds the seal pass at exit: it is best effort (the
 // next run seals what it leaves) and must not hold up a shutdown.
 const finalSealTimeout = 20 * time.Second
-
-// sealConfig maps the configuration onto the sealer's; nil when sealing is
-// off.
-func sealConfig(c *config.Config) *seal.Config {
-	if !c.Seal.Enabled {
-		return nil
-	}
-	s := seal.Defaults
-	s.Lateness, s.Interval = c.Seal.Lateness, c.Seal.Interval
-	return &s
-}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 
+	"flowlake/cmd/flowlake/app"
 	"flowlake/config"
 	"flowlake/pipeline"
 	"flowlake/stages/seal"
@@ -42,30 +43,34 @@ func backfillCmd(ctx context.Context, args []string) error {
 	if progressMode(cfg) == "bar" && level == "info" {
 		level = "warn" // the bar and the summary say what info lines would
 	}
-	logger := pipeline.NewLogger(os.Stderr, level, cfg.LogFormat)
+	logger := app.NewLogger(os.Stderr, level, cfg.LogFormat)
 	if cfg.Backfill.DryRun {
 		return dryRun(ctx, cfg, logger, os.Stdout)
 	}
-	tel := pipeline.NewTelemetry()
+	defer app.FlushLogger(logger)
+	tel := app.NewTelemetry()
+	var srv *app.Server
 	if cfg.MetricsAddr != "" {
-		stop, err := serveTelemetry(cfg.MetricsAddr, tel, logger)
-		if err != nil {
+		if srv, err = app.ServeTelemetry(cfg.MetricsAddr, tel, logger); err != nil {
 			return err
 		}
-		defer stop()
+		defer srv.Close()
 	}
-	app, src, err := pipeline.BuildBackfill(ctx, cfg, logger, tel)
+	a, src, err := app.BuildBackfill(ctx, cfg, logger, tel)
 	if err != nil {
 		return err
 	}
-	defer app.Close()
-	abortOnSecondSignal(ctx, logger, app.Pipeline.Abort)
+	defer a.Close()
+	if srv != nil {
+		a.Serve(srv)
+	}
+	abortOnSecondSignal(ctx, logger, a.Pipeline.Abort)
 	start := time.Now()
-	stopProgress := startProgress(cfg, src, app.Pipeline, logger)
-	err = app.Run(ctx)
+	stopProgress := startProgress(cfg, src, a.Pipeline, logger)
+	err = a.Run(ctx)
 	stopProgress()
-	summary(os.Stdout, src.Stats(), app.Pipeline.Stats(), time.Since(start))
-	if done, ok := app.Pipeline.SealDone(); ok {
+	summary(os.Stdout, src.Stats(), a.Pipeline.Stats(), time.Since(start))
+	if done, ok := a.Pipeline.SealDone(); ok {
 		sealSummary(os.Stdout, done)
 	}
 	if err != nil {
@@ -78,7 +83,7 @@ func backfillCmd(ctx context.Context, args []string) error {
 }
 
 func dryRun(ctx context.Context, cfg *config.Config, logger *slog.Logger, w io.Writer) error {
-	src, err := pipeline.ArchiveSource(ctx, cfg, nil, logger)
+	src, err := app.ArchiveSource(ctx, cfg, nil, logger)
 	if err != nil {
 		return err
 	}

@@ -76,9 +76,9 @@ func (o *Parquet) Write(ctx context.Context, topic string, partition int, bt *ba
 		"flowlake.last_offset":  strconv.FormatInt(bt.Rows.Last.Offset, 10),
 	}
 	if o.Locate != nil {
-		obj, line := o.Locate(topic, bt.Block.First)
+		obj, line := o.Locate(topic, bt.Rows.First)
 		meta["flowlake.first_object"], meta["flowlake.first_line"] = obj, strconv.FormatInt(line, 10)
-		obj, line = o.Locate(topic, bt.Block.Last)
+		obj, line = o.Locate(topic, bt.Rows.Last)
 		meta["flowlake.last_object"], meta["flowlake.last_line"] = obj, strconv.FormatInt(line, 10)
 	}
 	select {

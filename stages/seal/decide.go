@@ -7,20 +7,9 @@ import (
 	"flowlake/schema"
 )
 
-// HourMark is an hour a partition wrote files into that no manifest is
-// known to cover yet, with the last Kafka offset it wrote there. It lives
-// in the partition's checkpoint until a manifest covers that offset.
-type HourMark struct {
-	Account    string `json:"account"`
-	Region     string `json:"region"`
-	Hour       int64  `json:"hour"`
-	LastOffset int64  `json:"last_offset"`
-}
-
-// Key returns the mark's hour.
-func (h HourMark) Key() schema.PartitionKey {
-	return schema.PartitionKey{Account: h.Account, Region: h.Region, Hour: h.Hour}
-}
+// HourMark is a partition's hour not sealed yet (schema.HourMark): it
+// lives in the partition's checkpoint until a manifest covers it.
+type HourMark = schema.HourMark
 
 // PartitionState is what sealing needs from a partition's checkpoint.
 type PartitionState struct {
