@@ -8,5 +8,5 @@ func Reserve[T any](s []T, n int) []T {
 	if cap(s)-len(s) >= n {
 		return s
 	}
-	return append(s, make([]T, max(n, cap(s), 16))...)[:len(s)]
+	return append(s, make([]T, max(n, cap(s)))...)[:len(s)]
 }
