@@ -117,8 +117,9 @@ func (p *Pipeline) busy() bool { return p.rounds.Load() > 0 || p.unmerged.Load()
 // watchOffsets polls the brokers for the topic's offsets every LagInterval
 // and sets the lag gauges of the partitions this instance owns. In a batch
 // run it also decides when the run ends: once nothing was merged for
-// ExitWhenIdle and nothing is running, it asks every partition to flush
-// what it holds, then stops the run (through stop) when every partition
+// ExitWhenIdle and nothing is running (or sooner, once it has merged every
+// partition it owns up to its high watermark), it asks every partition to
+// flush what it holds, then stops the run (through stop) when every partition
 // of the topic is durable up to its high watermark, or when DrainTimeout
 // passed since the last record, rebalance or flush without that.
 func (p *Pipeline) watchOffsets(ctx context.Context, stop context.CancelFunc) {
@@ -130,6 +131,7 @@ func (p *Pipeline) watchOffsets(ctx context.Context, stop context.CancelFunc) {
 	defer t.Stop()
 	defer p.health.Done("offsets")
 	var lastPoll time.Time
+	caughtAt := int64(0) // lastData when the run was last seen caught up
 	for {
 		p.health.Beat("offsets", p.cfg.WedgedAfter)
 		p.checkFlushes()
@@ -140,14 +142,17 @@ func (p *Pipeline) watchOffsets(ctx context.Context, stop context.CancelFunc) {
 		}
 		idle := now.Sub(time.Unix(0, p.lastData.Load()))
 		settled := p.batch() && !busy && idle >= p.cfg.ExitWhenIdle
-		if p.batch() {
-			p.flushAll.Store(idle >= p.cfg.ExitWhenIdle)
-		}
-		if settled || now.Sub(lastPoll) >= p.cfg.LagInterval {
+		// A batch run also polls whenever its fetches wait for data, to
+		// see whether it has merged everything up to the high watermarks.
+		poll := settled || now.Sub(lastPoll) >= p.cfg.LagInterval || (p.batch() && !busy)
+		if poll {
 			lastPoll = now
 			offs, err := p.kafka.Offsets(ctx)
 			if err == nil {
 				p.setLag(offs)
+				if p.batch() && !busy && p.caughtUp(offs) {
+					caughtAt = p.lastData.Load()
+				}
 			} else if ctx.Err() == nil {
 				p.logger.Debug("kafka: reading offsets failed", "err", err)
 			}
@@ -159,12 +164,37 @@ func (p *Pipeline) watchOffsets(ctx context.Context, stop context.CancelFunc) {
 				}
 			}
 		}
+		if p.batch() {
+			// A batch run flushes what it holds once it has merged
+			// everything there is (until a new record is merged), rather
+			// than only after the idle wait: the data is durable, and its
+			// hours sealable, D sooner; the wait confirms nothing more
+			// arrives.
+			p.flushAll.Store(idle >= p.cfg.ExitWhenIdle || (caughtAt != 0 && caughtAt == p.lastData.Load()))
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
 	}
+}
+
+// caughtUp reports whether this instance owns partitions and has merged
+// every one of them up to its high watermark.
+func (p *Pipeline) caughtUp(offs []source.PartitionOffsets) bool {
+	owned := 0
+	for _, o := range offs {
+		m, ok := p.owned.merged(o.Partition)
+		if !ok {
+			continue
+		}
+		owned++
+		if max(m, p.position(o)) < o.End {
+			return false
+		}
+	}
+	return owned > 0 && p.joined.Load()
 }
 
 // judge decides whether a batch run is over: drained, or not drained within

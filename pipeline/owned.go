@@ -87,6 +87,17 @@ func (o *ownedSet) position(partition int) (int64, bool) {
 	return pos, true
 }
 
+// merged is the offset after the last message an owned partition merged.
+func (o *ownedSet) merged(partition int) (int64, bool) {
+	o.mu.Lock()
+	st, ok := o.parts[partition]
+	o.mu.Unlock()
+	if !ok {
+		return 0, false
+	}
+	return st.merged.Load(), true
+}
+
 // oldestBatch is the first-row time of the oldest batch not yet durable,
 // zero when none.
 func (o *ownedSet) oldestBatch() time.Time {
