@@ -172,12 +172,10 @@ func TestEncodeMatchesReference(t *testing.T) {
 		{Codec: "gzip", DashStrings: true},
 		{Codec: "none", DashStrings: true, PageBytes: 1 << 10},
 	}
-	sizes := []int{1, 70, 4097, 4500}
+	sizes := []int{1, 70, 4097, 300}
+	keys := []string{"a", "flowlake.first_offset", "flowlake.topic"}
 	seed := uint64(1)
-	// Every file after the first of a subtest is written by a reused writer:
-	// no collection may empty the pools, and with one P the goroutine
-	// always finds what it put in its sync.Pool.
-	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	// With one P the goroutine always finds what it put in its sync.Pool.
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	for _, lc := range testLayouts(t) {
 		for _, cfg := range configs {
@@ -190,30 +188,39 @@ func TestEncodeMatchesReference(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				for _, n := range sizes {
+				blocks := make([]*schema.Block, len(sizes))
+				metas := make([]map[string]string, len(sizes))
+				for i, n := range sizes {
 					seed++
-					b := randomBlock(t, lc.l, n, seed)
-					meta := map[string]string{"flowlake.topic": "flows", "flowlake.first_offset": fmt.Sprint(seed), "a": ""}
-					var got, want bytes.Buffer
-					got.WriteString("prefix") // Encode appends to out
-					if err := e.Encode(&got, b, meta); err != nil {
+					blocks[i] = randomBlock(t, lc.l, n, seed)
+					metas[i] = map[string]string{"flowlake.topic": "flows", "flowlake.first_offset": fmt.Sprint(seed), "a": ""}
+				}
+				got, want := make([]bytes.Buffer, len(sizes)), make([]bytes.Buffer, len(sizes))
+				// Every file after the first is written by a reused writer:
+				// no collection may empty the pool in between.
+				gc := debug.SetGCPercent(-1)
+				for i, b := range blocks {
+					got[i].WriteString("prefix") // Encode appends to out
+					if err := e.Encode(&got[i], b, metas[i]); err != nil {
 						t.Fatal(err)
 					}
-					if err := encodeReference(ref, &want, b, meta); err != nil {
-						t.Fatal(err)
-					}
-					file, ok := bytes.CutPrefix(got.Bytes(), []byte("prefix"))
-					if !ok || !bytes.Equal(file, want.Bytes()) {
-						t.Fatalf("%d rows: Encode wrote %d bytes that differ from the reference's %d", n, len(file), want.Len())
-					}
-					keys := []string{"a", "flowlake.first_offset", "flowlake.topic"}
 					if w, _ := e.writerPool(lc.l, keys).Get().(*parquet.Writer); w == nil {
 						t.Fatal("the writer was not kept for reuse")
 					} else {
 						e.writerPool(lc.l, keys).Put(w)
 					}
-					checkParquetGo(t, file, b, meta, cfg.DashStrings)
-					checkArrow(t, file, b, meta, cfg.DashStrings)
+					if err := encodeReference(ref, &want[i], b, metas[i]); err != nil {
+						t.Fatal(err)
+					}
+				}
+				debug.SetGCPercent(gc)
+				for i, b := range blocks {
+					file, ok := bytes.CutPrefix(got[i].Bytes(), []byte("prefix"))
+					if !ok || !bytes.Equal(file, want[i].Bytes()) {
+						t.Fatalf("%d rows: Encode wrote %d bytes that differ from the reference's %d", b.Len(), len(file), want[i].Len())
+					}
+					checkParquetGo(t, file, b, metas[i], cfg.DashStrings)
+					checkArrow(t, file, b, metas[i], cfg.DashStrings)
 				}
 			})
 		}
