@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/parquet-go/parquet-go"
@@ -356,5 +357,48 @@ func checkArrow(t *testing.T, data []byte, b *schema.Block, meta map[string]stri
 				t.Fatalf("arrow: row %d column %s = %#v, want %#v", row, col.Name, got, w)
 			}
 		}
+	}
+}
+
+// TestEncodeConcurrent encodes from several goroutines with one Encoder,
+// as the output stage does, each file checked against the reference.
+func TestEncodeConcurrent(t *testing.T) {
+	lcs := testLayouts(t)
+	e, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 3 {
+				lc := lcs[(g+i)%len(lcs)]
+				b := randomBlock(t, lc.l, 500+g*100+i, uint64(100+g*10+i))
+				meta := map[string]string{"g": fmt.Sprint(g)}
+				var got, want bytes.Buffer
+				if err := e.Encode(&got, b, meta); err != nil {
+					errs <- err
+					return
+				}
+				if err := encodeReference(ref, &want, b, meta); err != nil {
+					errs <- err
+					return
+				}
+				if !bytes.Equal(got.Bytes(), want.Bytes()) {
+					errs <- fmt.Errorf("goroutine %d file %d (%s) differs from the reference", g, i, lc.name)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }
