@@ -10,7 +10,7 @@ import (
 	"strings"
 	"sync"
 
-	"flowlake/stages/source"
+	"flowlake/stages/source/kafka"
 )
 
 // ErrUsage marks command line errors (exit code 2).
@@ -129,12 +129,12 @@ func outputFlags(fs *flag.FlagSet, c *Config) {
 
 // secret is a flag for a secret: it never shows a value, so --help cannot
 // print one that came from the file or the environment.
-type secret struct{ p *source.Secret }
+type secret struct{ p *kafka.Secret }
 
 func (s *secret) String() string { return "" }
 
 func (s *secret) Set(v string) error {
-	*s.p = source.Secret(v)
+	*s.p = kafka.Secret(v)
 	return nil
 }
 
@@ -259,7 +259,7 @@ func (c *Config) readSecretFiles() {
 		c.pending = append(c.pending, Problem{Path: p, Msg: fmt.Sprintf("%s is empty", a.PasswordFile), where: c.originOf(p)})
 		return
 	}
-	a.Password = source.Secret(pw)
+	a.Password = kafka.Secret(pw)
 }
 
 // wantFor describes the value the setting at path takes.

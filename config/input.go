@@ -6,7 +6,7 @@ import (
 
 	"flowlake/schema"
 	"flowlake/stages/parse"
-	"flowlake/stages/source"
+	"flowlake/stages/source/kafka"
 )
 
 // Input holds the limits that keep hostile input and hostile environments
@@ -32,7 +32,7 @@ type Input struct {
 // defaultInput returns the defaults.
 func defaultInput() Input {
 	return Input{MaxLineBytes: schema.DefaultMaxLineBytes, MaxDeadLettersPerMessage: parse.DefaultMaxDeadPerMessage,
-		MaxRecordAhead: parse.DefaultMaxAhead, MaxRecordBehind: parse.DefaultMaxBehind, OnOffsetReset: source.ResetFail}
+		MaxRecordAhead: parse.DefaultMaxAhead, MaxRecordBehind: parse.DefaultMaxBehind, OnOffsetReset: kafka.ResetFail}
 }
 
 // inputFlags binds the Input flags.
@@ -60,7 +60,7 @@ func (c *Input) validate(v *validator) {
 		v.bad("input.max_record_behind", "must be positive")
 	}
 	switch c.OnOffsetReset {
-	case source.ResetFail, source.ResetEarliest:
+	case kafka.ResetFail, kafka.ResetEarliest:
 	default:
 		v.bad("input.on_offset_reset", "%q: want fail or earliest", c.OnOffsetReset)
 	}

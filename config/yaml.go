@@ -12,12 +12,12 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"flowlake/stages/source"
+	"flowlake/stages/source/kafka"
 )
 
 var (
 	durationType = reflect.TypeFor[time.Duration]()
-	secretType   = reflect.TypeFor[source.Secret]()
+	secretType   = reflect.TypeFor[kafka.Secret]()
 )
 
 // LoadFile decodes a YAML file over c. Unknown keys, keys set twice and

@@ -4,8 +4,8 @@
 // writes files, the dead-letter stage the dead letters, then the stream's
 // checkpoint), and tells the source a position only after everything below
 // it is durable. Its core knows no particular source or output format
-// (those are stages); build.go assembles an application from the
-// configuration.
+// (those are stages). cmd/flowlake/app assembles an application from the
+// configuration and hands New its dependencies.
 //
 // See the README's "Exactly once" section for the invariant and why it holds.
 package pipeline

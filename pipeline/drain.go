@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"flowlake/pipeline/health"
-	"flowlake/stages/source"
+	"flowlake/stages/source/kafka"
 )
 
 // ErrNotDrained is returned by a batch run (ExitWhenIdle) when the group did
@@ -30,11 +30,11 @@ func outcomeStopped() *outcome { return &outcome{name: "stopped"} }
 func outcomeFailed(err error) *outcome {
 	name := "failed"
 	switch {
-	case errors.Is(err, source.ErrTopicNotFound):
+	case errors.Is(err, kafka.ErrTopicNotFound):
 		name = "topic_not_found"
-	case errors.Is(err, source.ErrAuth):
+	case errors.Is(err, kafka.ErrAuth):
 		name = "access_refused"
-	case errors.Is(err, source.ErrUnreachable):
+	case errors.Is(err, kafka.ErrUnreachable):
 		name = "unreachable"
 	case errors.Is(err, ErrNotDrained):
 		name = "not_drained"
@@ -59,7 +59,7 @@ func (p *Pipeline) connect(ctx context.Context) error {
 	var lastAt time.Time
 	ids, err := p.kafka.Connect(ctx, timeout, func(err error) {
 		reason, key := err.Error(), err.Error()
-		if errors.Is(err, source.ErrUnreachable) {
+		if errors.Is(err, kafka.ErrUnreachable) {
 			// The dial errors vary from attempt to attempt; log the
 			// outage, not each variation.
 			reason, key = "no broker answers: "+reason, "unreachable"
@@ -68,11 +68,11 @@ func (p *Pipeline) connect(ctx context.Context) error {
 		switch {
 		case key == last && time.Since(lastAt) < time.Minute:
 			return
-		case p.batch() && source.Permanent(err):
+		case p.batch() && kafka.Permanent(err):
 			return // the run fails with it at once
 		case p.batch():
 			p.logger.Warn("kafka: no broker answers; retrying until the connect timeout", "brokers", brokers, "connect_timeout", timeout, "err", err)
-		case source.Permanent(err):
+		case kafka.Permanent(err):
 			p.logger.Error("kafka: cannot consume; retrying until an operator fixes it", "err", err)
 		default:
 			p.logger.Warn("kafka: no broker answers; retrying", "brokers", brokers, "err", err)
@@ -95,18 +95,17 @@ func (p *Pipeline) assignedHook(_ int32, partitions []int) {
 	p.lastData.Store(time.Now().UnixNano()) // a rebalance is not idleness
 	p.joined.Store(true)
 	p.health.Set(health.Kafka, "")
-	p.observe.rebalances.Inc()
-	p.observe.assigned.Set(float64(len(partitions)))
+	p.observe.group.Joined(len(partitions))
 }
 
 // joinFailedHook runs when the group cannot be joined.
 func (p *Pipeline) joinFailedHook(err error) {
 	reason := err.Error()
-	if errors.Is(err, source.ErrUnreachable) {
+	if errors.Is(err, kafka.ErrUnreachable) {
 		reason = "no broker answers: " + reason
 	}
 	p.health.Setf(health.Kafka, "consumer group %s: %s", p.cfg.Source.Group, reason)
-	p.observe.assigned.Set(0)
+	p.observe.group.Left()
 }
 
 // busy reports work in progress: a flush round, fetched chunks not merged
@@ -182,7 +181,7 @@ func (p *Pipeline) watchOffsets(ctx context.Context, stop context.CancelFunc) {
 
 // caughtUp reports whether this instance owns partitions and has merged
 // every one of them up to its high watermark.
-func (p *Pipeline) caughtUp(offs []source.PartitionOffsets) bool {
+func (p *Pipeline) caughtUp(offs []kafka.PartitionOffsets) bool {
 	owned := 0
 	for _, o := range offs {
 		m, ok := p.owned.merged(o.Partition)
@@ -199,7 +198,7 @@ func (p *Pipeline) caughtUp(offs []source.PartitionOffsets) bool {
 
 // judge decides whether a batch run is over: drained, or not drained within
 // the bound. It returns nil to keep going.
-func (p *Pipeline) judge(ctx context.Context, now time.Time, settled bool, offs []source.PartitionOffsets, err error) *outcome {
+func (p *Pipeline) judge(ctx context.Context, now time.Time, settled bool, offs []kafka.PartitionOffsets, err error) *outcome {
 	var lagging []lagInfo
 	if err == nil {
 		lagging = p.lagging(offs)
@@ -261,7 +260,7 @@ type lagInfo struct {
 // offset, or what this instance knows is durable when it owns it. Without
 // either, an "earliest" group starts at the log start (nothing is lost by
 // that) and a "latest" one at the end.
-func (p *Pipeline) position(o source.PartitionOffsets) int64 {
+func (p *Pipeline) position(o kafka.PartitionOffsets) int64 {
 	pos := o.Committed
 	if own, ok := p.owned.position(o.Partition); ok {
 		pos = max(pos, own)
@@ -277,7 +276,7 @@ func (p *Pipeline) position(o source.PartitionOffsets) int64 {
 
 // lagging returns the partitions whose durable position is below the high
 // watermark, in partition order.
-func (p *Pipeline) lagging(offs []source.PartitionOffsets) []lagInfo {
+func (p *Pipeline) lagging(offs []kafka.PartitionOffsets) []lagInfo {
 	var out []lagInfo
 	for _, o := range offs {
 		pos := max(p.position(o), o.Start)
@@ -290,10 +289,10 @@ func (p *Pipeline) lagging(offs []source.PartitionOffsets) []lagInfo {
 }
 
 // setLag sets the lag gauge of every owned partition.
-func (p *Pipeline) setLag(offs []source.PartitionOffsets) {
+func (p *Pipeline) setLag(offs []kafka.PartitionOffsets) {
 	for _, o := range offs {
 		lag := max(o.End-max(p.position(o), o.Start), 0)
-		p.owned.ifOwned(o.Partition, func() { p.observe.setLag(o.Partition, lag) })
+		p.owned.ifOwned(o.Partition, func() { p.observe.group.SetLag(o.Partition, lag) })
 	}
 }
 

@@ -21,7 +21,7 @@ import (
 	"flowlake/stages/generate"
 	"flowlake/stages/parse"
 	"flowlake/stages/sink"
-	"flowlake/stages/source"
+	kafkasource "flowlake/stages/source/kafka"
 )
 
 // produceGenerated fills env's topic from the generator and returns every
@@ -50,7 +50,7 @@ func produceGenerated(t *testing.T, env *testenv.KafkaEnv, cfg generate.Config) 
 
 func testConfig(env *testenv.KafkaEnv, group string) pipeline.Config {
 	return pipeline.Config{
-		Source:           source.Config{Brokers: env.Brokers, Topic: env.Topic, Group: group, SessionTimeout: 10 * time.Second, HeartbeatInterval: time.Second},
+		Source:           kafkasource.Config{Brokers: env.Brokers, Topic: env.Topic, Group: group, SessionTimeout: 10 * time.Second, HeartbeatInterval: time.Second},
 		Parse:            parse.Config{Format: schema.DefaultFormat, Region: "us-east-1"},
 		Batch:            batch.Config{MaxRows: 4000, MaxBytes: 8 << 20, MaxAge: time.Minute, Grace: time.Minute},
 		FlowLogID:        "fl-0123456789abcdef0",

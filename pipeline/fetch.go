@@ -2,6 +2,9 @@ package pipeline
 
 import (
 	"context"
+	"sync"
+	"sync/atomic"
+	"unsafe"
 
 	"flowlake/stages/parse"
 	"flowlake/stages/source"
@@ -14,6 +17,75 @@ type fetched struct {
 	chunk    *parse.Chunk
 	last     int64
 	reserved int64
+	msgs     *msgArray // the fetch's message array, shared by its chunks
+}
+
+// msgArray is the message array one fetch filled, shared by the chunks cut
+// from it. The last chunk merged hands it back to the pipeline's free
+// arrays for a later fetch, so that fetching does not grow a fresh array
+// (and fault in fresh pages) every time. A chunk that is dropped instead of
+// merged never hands it back: the garbage collector takes it, which is
+// safe.
+type msgArray struct {
+	msgs []parse.Message
+	refs atomic.Int32
+	home *arrayPool
+}
+
+// messageBytes is the memory of a message array element.
+const messageBytes = int64(unsafe.Sizeof(parse.Message{}))
+
+func (a *msgArray) bytes() int64 { return int64(cap(a.msgs)) * messageBytes }
+
+// release drops one chunk's reference; the last one returns the array,
+// cleared so that it keeps no message value alive.
+func (a *msgArray) release() {
+	if a == nil || a.refs.Add(-1) != 0 {
+		return
+	}
+	clear(a.msgs[:cap(a.msgs)])
+	a.msgs = a.msgs[:0]
+	a.home.put(a)
+}
+
+// arrayPool keeps emptied message arrays up to a number of bytes: a share
+// of the budget set aside for pooled memory, like the block pool's.
+type arrayPool struct {
+	mu    sync.Mutex
+	free  []*msgArray
+	bytes int64
+	max   int64
+}
+
+func (h *arrayPool) put(a *msgArray) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.bytes+a.bytes() > h.max {
+		return
+	}
+	h.free = append(h.free, a)
+	h.bytes += a.bytes()
+}
+
+// get returns a free message array, or a new one.
+func (h *arrayPool) get() *msgArray {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if n := len(h.free); n > 0 {
+		a := h.free[n-1]
+		h.free[n-1] = nil
+		h.free = h.free[:n-1]
+		h.bytes -= a.bytes()
+		return a
+	}
+	return &msgArray{home: h}
+}
+
+// Bytes is the memory the free arrays hold.
+func (h *arrayPool) Bytes() int64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.bytes
 }
 
 // Fetches are sized so that every assigned partition can hold one within
@@ -63,7 +135,7 @@ func (pt *partition) fetchLoop(ctx context.Context, start int64, out chan<- *fet
 	f := pt.s.Open(start, int(p.fetchSize()))
 	defer func() { f.Close() }()
 	account, region := pt.s.Placement()
-	var buf []parse.Message
+	arr := p.arrays.get()
 	for {
 		size := p.fetchSize()
 		want := size
@@ -73,7 +145,7 @@ func (pt *partition) fetchLoop(ctx context.Context, start int64, out chan<- *fet
 		if r, ok := f.(interface{ SetMaxBytes(int) }); ok {
 			r.SetMaxBytes(int(size))
 		}
-		msgs, err := f.Fetch(ctx, buf[:0])
+		msgs, err := f.Fetch(ctx, arr.msgs[:0])
 		if err != nil && len(msgs) == 0 {
 			p.mem.addFetched(-want)
 			pt.fetchErr = err // read by the loop once out is closed
@@ -88,8 +160,9 @@ func (pt *partition) fetchLoop(ctx context.Context, start int64, out chan<- *fet
 			p.mem.addFetched(-want)
 			continue
 		}
-		// The slice is handed to the chunks; the next fetch gets a new one.
-		buf = nil
+		// The array is handed to the chunks (the last one merged returns
+		// it); the next fetch takes another.
+		arr.msgs = msgs
 		raw := int64(0)
 		for i := range msgs {
 			raw += int64(len(msgs[i].Value)) + messageOverhead
@@ -99,6 +172,9 @@ func (pt *partition) fetchLoop(ctx context.Context, start int64, out chan<- *fet
 		// (waiting while holding would deadlock against other partitions).
 		held := raw * p.parseFactor() / 16
 		p.mem.addFetched(held - want)
+		cur := arr
+		cur.refs.Store(1) // the loop's own, dropped after the last chunk is queued
+		arr = p.arrays.get()
 		for lo := 0; lo < len(msgs); {
 			hi, bytes := lo, int64(0)
 			for hi < len(msgs) && (hi == lo || bytes+int64(len(msgs[hi].Value)) <= int64(p.cfg.ChunkBytes)) {
@@ -115,7 +191,8 @@ func (pt *partition) fetchLoop(ctx context.Context, start int64, out chan<- *fet
 			if pt.skip != nil && msgs[lo].Offset <= pt.skipUntil {
 				c.Skip = pt.skip
 			}
-			fc := &fetched{chunk: c, last: msgs[hi-1].Offset, reserved: reserved}
+			cur.refs.Add(1)
+			fc := &fetched{chunk: c, last: msgs[hi-1].Offset, reserved: reserved, msgs: cur}
 			if err := p.pool.Submit(ctx, c); err != nil {
 				p.mem.addFetched(-(reserved + held))
 				return
@@ -132,6 +209,7 @@ func (pt *partition) fetchLoop(ctx context.Context, start int64, out chan<- *fet
 			}
 			lo = hi
 		}
+		cur.release()
 	}
 }
 

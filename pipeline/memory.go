@@ -119,9 +119,21 @@ func (m *memory) over(extra int64) bool {
 // (flushing to make room), not idle.
 func (m *memory) stalled() bool { return m.waiting.Load() > 0 }
 
-// poolShare is the part of the budget kept for emptied blocks waiting to
-// be reused (see schema.BlockPool): it is taken from the batches' share.
+// poolShare is the part of the budget kept for emptied blocks and fetch
+// message arrays waiting to be reused (see schema.BlockPool, arrayPool):
+// it is taken from the batches' share.
 func poolShare(limit int64) int64 { return limit / 8 }
+
+// resizePool lets the segment pool keep its own share plus what the
+// batches leave unused of theirs: the segments a round flushed are then
+// kept for the batches that fill up next, instead of those growing fresh
+// slices, and batches plus pooled segments never hold more than the two
+// shares together. Only a batch that filled its first segment takes
+// pooled ones (see schema.Chain), so a small batch never counts a large
+// pooled capacity.
+func (p *Pipeline) resizePool() {
+	p.blocks.SetMax(p.blockShare + max(0, p.mem.batchLimit-p.mem.batchBytes()))
+}
 
 // DefaultMemoryLimit is the default memory budget of the process.
 const DefaultMemoryLimit = 256 << 20

@@ -2,36 +2,26 @@ package pipeline
 
 import (
 	"runtime"
-	"strconv"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"flowlake/stages/encode"
+	"flowlake/stages/source/kafka"
 )
 
-// observed are the metrics an operator alerts on: lag, freshness, memory
-// against its budget, group membership and readiness. Label values are
-// bounded (topic and partition of owned partitions, build version).
+// observed are the metrics an operator alerts on: freshness, memory
+// against its budget and readiness, with the consumer group's (lag,
+// membership; defined by the source). Label values are bounded (topic and
+// partition of owned partitions, build version).
 type observed struct {
-	topic       string
-	lag         *prometheus.GaugeVec
+	group       *kafka.GroupMetrics
 	lastDurable atomic.Int64 // UnixNano of the last durable round (process start before the first)
-	rebalances  prometheus.Counter
-	assigned    prometheus.Gauge
 }
 
 func newObserved(reg prometheus.Registerer, p *Pipeline) *observed {
-	o := &observed{
-		topic: p.cfg.Source.Topic,
-		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "flowlake_source_lag_records",
-			Help: "High watermark minus durable position, for the partitions this instance owns (refreshed every lag interval)."}, []string{"topic", "partition"}),
-		rebalances: prometheus.NewCounter(prometheus.CounterOpts{Name: "flowlake_source_rebalances_total",
-			Help: "Consumer group generations this instance joined (every join or leave in the group is a full rebalance)."}),
-		assigned: prometheus.NewGauge(prometheus.GaugeOpts{Name: "flowlake_source_assigned_partitions",
-			Help: "Partitions assigned to this instance in the current generation."}),
-	}
+	o := &observed{group: kafka.NewGroupMetrics(reg, p.cfg.Source.Topic)}
 	o.lastDurable.Store(time.Now().UnixNano())
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "flowlake_build_info",
 		Help: "Always 1; the labels name the build."}, []string{"version", "goversion"})
@@ -39,7 +29,7 @@ func newObserved(reg prometheus.Registerer, p *Pipeline) *observed {
 	budget := prometheus.NewGauge(prometheus.GaugeOpts{Name: "flowlake_memory_budget_bytes",
 		Help: "The bytes flowlake lets what it holds take: the part of --memory-limit left after the rest of the process."})
 	budget.Set(float64(p.MemoryBudget()))
-	collectors := []prometheus.Collector{o.lag, o.rebalances, o.assigned, build, budget,
+	collectors := []prometheus.Collector{build, budget,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "flowlake_memory_used_bytes",
 			Help: "Memory counted against flowlake_memory_budget_bytes."}, func() float64 { return float64(p.memoryUsed()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "flowlake_last_durable_timestamp_seconds",
@@ -72,14 +62,6 @@ func newObserved(reg prometheus.Registerer, p *Pipeline) *observed {
 // memoryUsed is what counts against the memory budget: the rows held in
 // open and flushing batches.
 func (p *Pipeline) memoryUsed() int64 { return p.MemoryUsed() }
-
-func (o *observed) setLag(partition int, lag int64) {
-	o.lag.WithLabelValues(o.topic, strconv.Itoa(partition)).Set(float64(lag))
-}
-
-func (o *observed) deleteLag(partition int) {
-	o.lag.DeleteLabelValues(o.topic, strconv.Itoa(partition))
-}
 
 // durableNow records that a round became durable.
 func (o *observed) durableNow() { o.lastDurable.Store(time.Now().UnixNano()) }

@@ -12,6 +12,7 @@ import (
 	"flowlake/stages/checkpoint"
 	"flowlake/stages/parse"
 	"flowlake/stages/source"
+	"flowlake/stages/source/kafka"
 )
 
 // partition runs one assigned partition: a fetch goroutine feeds chunks to
@@ -23,7 +24,7 @@ type partition struct {
 	id source.StreamID
 	// fetchErr is why the fetch loop ended, set before it closes its
 	// channel: io.EOF at the end of a finite stream, an
-	// *source.OffsetResetError, or ctx's error.
+	// *kafka.OffsetResetError, or ctx's error.
 	fetchErr error
 	// ownKey names the stream in the owned set: the Kafka partition, or
 	// a number of the run for streams of other sources.
@@ -58,7 +59,7 @@ type partition struct {
 // syncOpen reports the change in open batches to the gauge.
 func (pt *partition) syncOpen() {
 	n := pt.batcher.Open()
-	pt.p.metrics.openBatches.Add(float64(n - pt.open))
+	pt.p.metrics.batch.AddOpen(n - pt.open)
 	if n != pt.open {
 		pt.open = n
 		pt.publishOldest()
@@ -99,11 +100,11 @@ func (p *Pipeline) handle(ctx context.Context, s source.Stream) error {
 	}
 	for {
 		err := p.newPartition(s, id, logger, prog, start).run(ctx, start)
-		var reset *source.OffsetResetError
+		var reset *kafka.OffsetResetError
 		if !errors.As(err, &reset) || ctx.Err() != nil {
 			return err
 		}
-		a, ok := s.(*source.Assignment)
+		a, ok := s.(*kafka.Assignment)
 		if !ok {
 			return err
 		}
@@ -167,7 +168,7 @@ func (pt *partition) run(ctx context.Context, start int64) error {
 				// when the stream fails: what is held is flushed first (it
 				// is good data), then the caller applies the policy.
 				err := pt.stop(ctx)
-				var reset *source.OffsetResetError
+				var reset *kafka.OffsetResetError
 				if errors.As(pt.fetchErr, &reset) && err == nil {
 					return reset
 				}
@@ -224,11 +225,13 @@ func (pt *partition) merge(f *fetched) {
 	full := pt.batcher.Add(c, f.last, time.Now())
 	grown := int64(pt.batcher.Size() - before)
 	p.mem.addBatches(grown)
+	p.resizePool()
 	p.pool.Release(c)
+	f.msgs.release()
 	p.mem.addFetched(-f.reserved)
 	p.unmerged.Add(-1)
 	p.lastData.Store(time.Now().UnixNano()) // the idle clock counts from the last merge
-	p.metrics.addChunk(c.Stats)
+	p.metrics.merged(c.Stats)
 	pt.syncOpen()
 	if full {
 		pt.want = true

@@ -66,7 +66,7 @@ func (pt *partition) release() {
 	p := pt.p
 	p.owned.remove(pt.ownKey, pt.state, func() {
 		if p.kafka != nil {
-			p.observe.deleteLag(pt.id.Partition)
+			p.observe.group.DeleteLag(pt.id.Partition)
 		}
 	})
 	p.health.Done(pt.loopName())

@@ -21,11 +21,12 @@ import (
 	"flowlake/stages/seal"
 	"flowlake/stages/sink"
 	"flowlake/stages/source"
+	"flowlake/stages/source/kafka"
 )
 
 // Config is everything the pipeline needs besides its dependencies.
 type Config struct {
-	Source source.Config
+	Source kafka.Config
 	Parse  parse.Config
 	Batch  batch.Config
 	Encode encode.Config
@@ -81,7 +82,7 @@ type Config struct {
 	// stages/seal); the sink must be a sink.Store.
 	Seal *seal.Config
 	// OnOffsetReset is what a partition whose position is outside its log
-	// does: source.ResetFail (default) or source.ResetEarliest.
+	// does: kafka.ResetFail (default) or kafka.ResetEarliest.
 	OnOffsetReset string
 	// AllowSharedSink lets a second consumer group write the topic into
 	// the same sink prefix (see claimSink).
@@ -137,7 +138,9 @@ type Deps struct {
 	// Enricher adds ENI metadata; nil means none.
 	Enricher parse.Enricher
 	// Source supplies the streams; nil means the Kafka consumer that
-	// Config.Source describes.
+	// Config.Source describes. A *kafka.Source (the consumer group) also
+	// gets the connection probe, lag and drain watching, the sink owner
+	// record and sealing; Config.Source must describe it.
 	Source source.Runner
 	// Health receives readiness and liveness; nil means a private one.
 	Health *health.Health
@@ -152,7 +155,7 @@ type Pipeline struct {
 	source  source.Runner
 	// kafka is the source when it is the Kafka consumer (connection probe,
 	// lag and drain watching); nil for other sources.
-	kafka *source.Source
+	kafka *kafka.Source
 	// streams numbers the streams of other sources for the owned set.
 	streams atomic.Int64
 	pool    *parse.Pool
@@ -160,11 +163,16 @@ type Pipeline struct {
 	sink    sink.Sink
 	dlq     deadletter.Writer
 	sealer  *seal.Sealer
+	// planner decides the sealer's passes for a backfill (nil: Kafka).
+	planner *backfillPlanner
 	reg     prometheus.Registerer
 
 	mem *memory
 	// blocks keeps the blocks of flushed batches for new ones.
 	blocks *schema.BlockPool
+	arrays *arrayPool
+	// blockShare is the budget's share for emptied segments of their own.
+	blockShare int64
 	// assignedParts counts partitions running, to share the fetch buffer.
 	assignedParts atomic.Int64
 	// parseRatio is parseFactor's state (see fetch.go).
@@ -207,10 +215,10 @@ func New(cfg Config, deps Deps, logger *slog.Logger, reg prometheus.Registerer) 
 		return nil, errors.New("pipeline: no sink")
 	}
 	src := deps.Source
-	var kafkaSrc *source.Source
+	kafkaSrc, _ := src.(*kafka.Source)
 	if src == nil {
 		var err error
-		if kafkaSrc, err = source.New(cfg.Source, logger.With("stage", "source")); err != nil {
+		if kafkaSrc, err = kafka.New(cfg.Source, logger.With("stage", "source")); err != nil {
 			return nil, fmt.Errorf("source: %w", err)
 		}
 		src = kafkaSrc
@@ -238,14 +246,18 @@ func New(cfg Config, deps Deps, logger *slog.Logger, reg prometheus.Registerer) 
 		p.health = NewHealth()
 		p.health.Set(health.Sink, "") // the caller checked it, or it needs none
 	}
-	p.blocks = schema.NewBlockPool(poolShare(p.mem.limit))
+	// The pooled share of the budget: a quarter for fetch message arrays,
+	// the rest for emptied batch segments, which may also keep what the
+	// batches leave unused of theirs (see resizePool).
+	p.arrays = &arrayPool{max: poolShare(p.mem.limit) / 4}
+	p.blockShare = poolShare(p.mem.limit) - p.arrays.max
+	p.blocks = schema.NewBlockPool(p.blockShare)
 	p.output.Mem = p.mem.addEncoding
-	p.metrics = newMetrics(reg, p.mem.batchBytes)
+	p.metrics = newMetrics(reg, pool, p.mem.batchBytes)
 	logger.Info("memory budget", "memory_limit", cfg.MemoryLimit, "counted", p.mem.limit, "fetch", p.mem.fetchLimit, "batches", p.mem.batchLimit)
-	p.registerDecodeGauge(reg)
 	p.observe = newObserved(reg, p)
 	if kafkaSrc != nil {
-		kafkaSrc.SetHooks(source.Hooks{Assigned: p.assignedHook, JoinFailed: p.joinFailedHook})
+		kafkaSrc.SetHooks(kafka.Hooks{Assigned: p.assignedHook, JoinFailed: p.joinFailedHook})
 	}
 	p.reg = reg
 	if kafkaSrc != nil { // sealing decides from the group's checkpoints and the topic's end offsets
@@ -271,21 +283,15 @@ type Stats struct {
 // every batch is flushed.
 func (p *Pipeline) Stats() Stats {
 	m := p.metrics
-	s := Stats{Records: m.records.Load(), Rows: m.rows.Load(), DeadLetters: m.dead.Load(), Skipped: m.skipped.Load(),
-		Control: m.control.Load(), Messages: m.messages.Load(), Bytes: m.bytes.Load(), Files: m.files.Load(),
-		FileBytes: m.fileBytes.Load(), Rounds: m.rounds.Load(), DeadByReason: map[string]int64{}}
-	for r, c := range m.deadByReason {
-		if v := c.Load(); v > 0 {
-			s.DeadByReason[string(r)] = v
-		}
-	}
-	return s
+	return Stats{Records: m.parse.Records(), Rows: m.output.Rows(), DeadLetters: m.dead.Records(), Skipped: m.parse.Skipped(),
+		Control: m.parse.Control(), Messages: m.source.Messages(), Bytes: m.source.Bytes(), Files: m.output.Files(),
+		FileBytes: m.output.FileBytes(), Rounds: m.rounds.Load(), DeadByReason: m.dead.ByReason()}
 }
 
 // Run consumes until ctx ends (a soft stop: flush, commit, return nil), a
 // permanent error occurs, or, with ExitWhenIdle, the group has drained the
 // topic (nil) or cannot within DrainTimeout (ErrNotDrained,
-// source.ErrUnreachable).
+// kafka.ErrUnreachable).
 func (p *Pipeline) Run(ctx context.Context) error {
 	defer p.hardStop()
 	if p.kafka != nil { // the owner record ties a topic to a consumer group
@@ -327,8 +333,12 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	if p.cfg.ProgressInterval > 0 {
 		go p.progressLoop(runCtx)
 	}
+	sealCtx, stopSeal := context.WithCancel(runCtx)
+	sealDone := make(chan struct{})
 	if p.sealer != nil {
-		go p.sealer.Run(runCtx)
+		go func() { defer close(sealDone); p.sealer.Run(sealCtx) }()
+	} else {
+		close(sealDone)
 	}
 	stopAfter := context.AfterFunc(runCtx, func() { p.stopping.Store(true) })
 	defer stopAfter()
@@ -349,8 +359,13 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	case o.err != nil:
 		err = o.err
 	}
+	stopSeal() // the final pass runs alone
+	<-sealDone
 	if err == nil {
-		p.finalSeal() // before the summary, which stays the last line
+		// Before the summary, which stays the last line.
+		if err = p.finalSeal(ctx); err != nil {
+			o = outcomeFailed(err)
+		}
 	}
 	p.logSummary(o)
 	return err
@@ -378,31 +393,17 @@ func (p *Pipeline) overBudget() bool { return p.mem.over(p.pool.DecodeBufferByte
 func (p *Pipeline) MemoryBudget() int64 { return p.mem.limit }
 
 // MemoryUsed is the bytes counted against MemoryBudget now: fetched,
-// batched and encoding. Emptied blocks kept for reuse (MemoryPooled) have a
-// share of the budget of their own.
+// batched and encoding. Emptied blocks and message arrays kept for reuse
+// (MemoryPooled) have a share of the budget of their own.
 func (p *Pipeline) MemoryUsed() int64 { return p.mem.used() }
 
-// MemoryPooled is the bytes of emptied blocks kept for reuse.
-func (p *Pipeline) MemoryPooled() int64 { return p.blocks.Bytes() }
+// MemoryPooled is the bytes of emptied blocks and fetch message arrays
+// kept for reuse.
+func (p *Pipeline) MemoryPooled() int64 { return p.blocks.Bytes() + p.arrays.Bytes() }
 
 // Stalled reports that reading waits for memory to be freed by flushes: the
 // pipeline is busy, not idle.
 func (p *Pipeline) Stalled() bool { return p.mem.stalled() }
-
-func (m *metrics) addChunk(s parse.Stats) {
-	m.records.Add(s.Records)
-	m.skipped.Add(s.Skipped)
-	m.control.Add(s.Control)
-	m.messages.Add(s.Messages)
-	m.bytes.Add(s.Bytes)
-	m.recordsTotal.Add(float64(s.Records))
-	m.skippedTotal.Add(float64(s.Skipped))
-	m.controlTotal.Add(float64(s.Control))
-	m.messagesTotal.Add(float64(s.Messages))
-	m.bytesTotal.Add(float64(s.Bytes))
-	m.empty.Add(s.Empty)
-	m.emptyTotal.Add(float64(s.Empty))
-}
 
 func (p *Pipeline) progressLoop(ctx context.Context) {
 	t := time.NewTicker(p.cfg.ProgressInterval)

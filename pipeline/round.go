@@ -23,9 +23,9 @@ func (p *Pipeline) runRound(ctx context.Context, pt *partition, r *batch.Round) 
 	// failed round ends its partition; the records are re-read).
 	defer func() {
 		p.mem.addBatches(-int64(r.Bytes))
+		p.resizePool()
 		for _, bt := range r.Batches {
-			p.blocks.Put(bt.Block)
-			bt.Block = nil
+			bt.Rows.Release(p.blocks.Put)
 		}
 	}()
 	files := make(map[parse.SkipKey]schema.Pos, len(r.Batches))
@@ -42,8 +42,8 @@ func (p *Pipeline) runRound(ctx context.Context, pt *partition, r *batch.Round) 
 				return err
 			}
 			mu.Lock()
-			files[parse.SkipKeyOf(bt.Key)] = bt.Block.Last
-			rows += int64(bt.Block.Len())
+			files[parse.SkipKeyOf(bt.Key)] = bt.Rows.Last
+			rows += int64(bt.Rows.Len())
 			fileBytes += int64(n)
 			mu.Unlock()
 			return nil
@@ -79,38 +79,19 @@ func (p *Pipeline) runRound(ctx context.Context, pt *partition, r *batch.Round) 
 		p.sealer.Kick()
 	}
 	m := p.metrics
-	m.rows.Add(rows)
-	m.rowsTotal.Add(float64(rows))
-	m.files.Add(int64(len(r.Batches)))
-	m.filesTotal.Add(float64(len(r.Batches)))
-	m.fileBytes.Add(fileBytes)
-	m.fileBytesTotal.Add(float64(fileBytes))
-	deadRecords := int64(0)
+	m.output.Durable(int64(len(r.Batches)), rows, fileBytes)
 	for i := range r.Dead {
 		d := &r.Dead[i]
-		deadRecords += d.Count()
 		// Metrics count rejected records by why they were rejected; a
 		// summary counts for the records it stands for.
-		if len(d.ByReason) > 0 {
-			for reason, n := range d.ByReason {
-				m.deadReason(reason, n)
-			}
-		} else {
-			m.deadReason(d.Reason, d.Count())
-		}
-		if d.Records > 0 {
-			m.deadSummaries.Inc()
-		}
+		m.dead.Durable(d)
 		// Every dead letter is logged; the process's logger samples them
-		// (NewLogger) and counts what it suppresses.
+		// (cmd/flowlake/app.NewLogger) and counts what it suppresses.
 		pt.logger.Warn("dead letter", "reason", d.Reason, "offset", d.Offset, "line", d.Line, "records", d.Count(), "detail", d.Detail)
 	}
-	m.dead.Add(deadRecords)
 	pt.rows += rows
 	pt.files += int64(len(r.Batches))
-	for _, bt := range r.Batches {
-		m.flushesTotal.WithLabelValues(string(bt.Reason)).Inc()
-	}
+	m.batch.Flushed(r)
 	m.rounds.Add(1)
 	m.commitsTotal.Inc()
 	m.roundSeconds.Observe(time.Since(start).Seconds())

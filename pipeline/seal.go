@@ -7,13 +7,12 @@ import (
 	"sort"
 	"time"
 
-	"flowlake/config"
 	"flowlake/schema"
 	"flowlake/stages/batch"
 	"flowlake/stages/checkpoint"
 	"flowlake/stages/seal"
 	"flowlake/stages/sink"
-	"flowlake/stages/source"
+	"flowlake/stages/source/kafka"
 )
 
 // pruneEvery bounds how often a partition looks for manifests covering
@@ -61,7 +60,7 @@ func (p *Pipeline) sealStates(ctx context.Context) ([]seal.PartitionState, error
 	topic := p.cfg.Source.Topic
 	states := make([]seal.PartitionState, 0, len(ids))
 	for _, id := range ids {
-		prog, found, err := checkpoint.Load(ctx, p.sink, source.CheckpointKey(p.cfg.Source.Group, topic, id), topic, id)
+		prog, found, err := checkpoint.Load(ctx, p.sink, kafka.CheckpointKey(p.cfg.Source.Group, topic, id), topic, id)
 		if err != nil {
 			return nil, err
 		}
@@ -77,7 +76,7 @@ func (p *Pipeline) sealStates(ctx context.Context) ([]seal.PartitionState, error
 	if err != nil {
 		return nil, err
 	}
-	ends := make(map[int]source.PartitionOffsets, len(offs))
+	ends := make(map[int]kafka.PartitionOffsets, len(offs))
 	for _, o := range offs {
 		ends[o.Partition] = o
 	}
@@ -102,8 +101,8 @@ func (p *Pipeline) noteSeal(ctx context.Context, pt *partition, r *batch.Round) 
 	}
 	for _, bt := range r.Batches {
 		k := bt.Key.Partition()
-		if last, ok := prog.Hours[k]; !ok || bt.Block.Last.Offset > last {
-			prog.Hours[k] = bt.Block.Last.Offset
+		if last, ok := prog.Hours[k]; !ok || bt.Rows.Last.Offset > last {
+			prog.Hours[k] = bt.Rows.Last.Offset
 		}
 	}
 	if time.Since(prog.Pruned) < pruneEvery {
@@ -130,32 +129,37 @@ func (p *Pipeline) noteSeal(ctx context.Context, pt *partition, r *batch.Round) 
 	return nil
 }
 
-// finalSeal runs a last seal pass after a clean stop.
-func (p *Pipeline) finalSeal() {
+// finalSeal runs a last seal pass after a clean stop. For Kafka it is
+// best effort (the next run seals what it leaves); a backfill's final
+// pass is bounded only by a stop, and fails when hours it could seal are
+// left unsealed.
+func (p *Pipeline) finalSeal(stop context.Context) error {
 	if p.sealer == nil {
-		return
+		return nil
+	}
+	if p.planner != nil {
+		return p.finalBackfillSeal(stop)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), finalSealTimeout)
 	defer cancel()
 	res, err := p.sealer.Pass(ctx)
 	if err != nil {
 		p.logger.Warn("final seal pass failed; the next run seals these hours", "err", err)
-		return
+		return nil
 	}
 	p.logger.Info("final seal pass", "sealed", res.Sealed, "revised", res.Revised, "postponed", res.Postponed, "open", res.Open)
+	return nil
+}
+
+// SealDone returns what sealing did in this process; ok is false when
+// sealing is off.
+func (p *Pipeline) SealDone() (d seal.Done, ok bool) {
+	if p.sealer == nil {
+		return seal.Done{}, false
+	}
+	return p.sealer.Done(), true
 }
 
 // finalSealTimeout bounds the seal pass at exit: it is best effort (the
 // next run seals what it leaves) and must not hold up a shutdown.
 const finalSealTimeout = 20 * time.Second
-
-// sealConfig maps the configuration onto the sealer's; nil when sealing is
-// off.
-func sealConfig(c *config.Config) *seal.Config {
-	if !c.Seal.Enabled {
-		return nil
-	}
-	s := seal.Defaults
-	s.Lateness, s.Interval = c.Seal.Lateness, c.Seal.Interval
-	return &s
-}

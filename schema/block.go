@@ -64,8 +64,8 @@ func (c *blockColumn) intern(v []byte) (uint32, int) {
 	for i := maphash.Bytes(dictSeed, v) & mask; ; i = (i + 1) & mask {
 		e := c.table[i]
 		if e == 0 {
-			c.data = append(c.data, v...)
-			c.ends = append(c.ends, uint32(len(c.data)))
+			c.data = append(Reserve(c.data, len(v)), v...)
+			c.ends = append(Reserve(c.ends, 1), uint32(len(c.data)))
 			c.table[i] = uint32(len(c.ends))
 			return uint32(len(c.ends) - 1), len(v) + 8
 		}
@@ -145,7 +145,7 @@ func (b *Block) Append(r *Record, pos Pos, t int64) {
 		c := &b.cols[i]
 		id := b.Layout.Columns[i].Field
 		if word >= len(c.valid) {
-			c.valid = append(c.valid, 0)
+			c.valid = append(Reserve(c.valid, 1), 0)
 		}
 		set := r.IsSet(id)
 		if set {
@@ -158,21 +158,21 @@ func (b *Block) Append(r *Record, pos Pos, t int64) {
 				e, grew = c.intern(r.Str[id])
 				size += grew
 			}
-			c.ids = append(c.ids, e)
+			c.ids = append(Reserve(c.ids, 1), e)
 			size += 4
 		} else if c.kind == KindString {
 			if set {
-				c.data = append(c.data, r.Str[id]...)
+				c.data = append(Reserve(c.data, len(r.Str[id])), r.Str[id]...)
 				size += len(r.Str[id])
 			}
-			c.ends = append(c.ends, uint32(len(c.data)))
+			c.ends = append(Reserve(c.ends, 1), uint32(len(c.data)))
 			size += 4
 		} else {
 			v := int64(0)
 			if set {
 				v = r.Int[id]
 			}
-			c.ints = append(c.ints, v)
+			c.ints = append(Reserve(c.ints, 1), v)
 			size += 8
 		}
 	}
@@ -209,7 +209,7 @@ func (b *Block) AppendBlock(o *Block) {
 		c, oc := &b.cols[i], &o.cols[i]
 		c.valid = appendBits(c.valid, b.n, oc.valid, o.n)
 		if c.dict {
-			b.remap = b.remap[:0]
+			b.remap = Reserve(b.remap[:0], max(len(oc.ends), 1))
 			for e := range uint32(len(oc.ends)) {
 				id, grew := c.intern(oc.entry(e))
 				b.remap = append(b.remap, id)
@@ -218,18 +218,20 @@ func (b *Block) AppendBlock(o *Block) {
 			if len(b.remap) == 0 {
 				b.remap = append(b.remap, 0) // every row is null
 			}
+			c.ids = Reserve(c.ids, len(oc.ids))
 			for _, e := range oc.ids {
 				c.ids = append(c.ids, b.remap[e])
 			}
 			b.size += 4 * len(oc.ids)
 		} else if c.kind == KindString {
 			base := uint32(len(c.data))
-			c.data = append(c.data, oc.data...)
+			c.data = append(Reserve(c.data, len(oc.data)), oc.data...)
+			c.ends = Reserve(c.ends, len(oc.ends))
 			for _, e := range oc.ends {
 				c.ends = append(c.ends, base+e)
 			}
 		} else {
-			c.ints = append(c.ints, oc.ints...)
+			c.ints = append(Reserve(c.ints, len(oc.ints)), oc.ints...)
 		}
 	}
 	b.n += o.n
@@ -251,7 +253,7 @@ func (b *Block) sizeNonDict() int {
 // appendBits appends the first m bits of src to dst, which holds n bits.
 func appendBits(dst []uint64, n int, src []uint64, m int) []uint64 {
 	need := (n + m + 63) >> 6
-	dst = dst[:(n+63)>>6]
+	dst = Reserve(dst[:(n+63)>>6], need-(n+63)>>6)
 	for len(dst) < need {
 		dst = append(dst, 0)
 	}

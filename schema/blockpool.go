@@ -51,6 +51,26 @@ func (p *BlockPool) Put(b *Block) {
 	p.bytes += m
 }
 
+// SetMax changes the bytes the pool may keep, dropping free blocks (for the
+// garbage collector) until it holds no more than that.
+func (p *BlockPool) SetMax(max int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.max = max
+	for l, fl := range p.free {
+		for p.bytes > p.max && len(fl) > 0 {
+			b := fl[len(fl)-1]
+			fl[len(fl)-1] = nil
+			fl = fl[:len(fl)-1]
+			p.bytes -= int64(b.Mem())
+		}
+		p.free[l] = fl
+		if p.bytes <= p.max {
+			return
+		}
+	}
+}
+
 // Bytes is the memory the free blocks hold.
 func (p *BlockPool) Bytes() int64 {
 	p.mu.Lock()

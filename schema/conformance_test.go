@@ -208,7 +208,7 @@ func TestConformanceParquet(t *testing.T) {
 			b := schema.NewBlock(schema.NewLayout(f, schema.Enrichment{}))
 			b.Append(&r, schema.Pos{}, 0)
 			var buf bytes.Buffer
-			if err := enc.Encode(&buf, b, nil); err != nil {
+			if err := enc.Encode(&buf, []*schema.Block{b}, nil); err != nil {
 				t.Fatal(err)
 			}
 			pf := testenv.ReadParquetBytes(t, buf.Bytes())

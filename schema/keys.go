@@ -113,3 +113,19 @@ func appendPad(b []byte, v, width int) []byte {
 	}
 	return append(b, s...)
 }
+
+// HourMark is an hour a partition wrote files into that no manifest is
+// known to cover yet, with the last offset it wrote there. It lives in the
+// partition's checkpoint (stages/checkpoint) until a manifest covers that
+// offset; the sealer (stages/seal) reads it from there.
+type HourMark struct {
+	Account    string `json:"account"`
+	Region     string `json:"region"`
+	Hour       int64  `json:"hour"`
+	LastOffset int64  `json:"last_offset"`
+}
+
+// Key returns the mark's hour.
+func (h HourMark) Key() PartitionKey {
+	return PartitionKey{Account: h.Account, Region: h.Region, Hour: h.Hour}
+}

@@ -14,8 +14,10 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 
+	"flowlake/cmd/flowlake/app"
 	"flowlake/config"
 	"flowlake/pipeline"
+	"flowlake/stages/seal"
 	"flowlake/stages/source/archive"
 )
 
@@ -41,29 +43,36 @@ func backfillCmd(ctx context.Context, args []string) error {
 	if progressMode(cfg) == "bar" && level == "info" {
 		level = "warn" // the bar and the summary say what info lines would
 	}
-	logger := pipeline.NewLogger(os.Stderr, level, cfg.LogFormat)
+	logger := app.NewLogger(os.Stderr, level, cfg.LogFormat)
 	if cfg.Backfill.DryRun {
 		return dryRun(ctx, cfg, logger, os.Stdout)
 	}
-	tel := pipeline.NewTelemetry()
+	defer app.FlushLogger(logger)
+	tel := app.NewTelemetry()
+	var srv *app.Server
 	if cfg.MetricsAddr != "" {
-		stop, err := serveTelemetry(cfg.MetricsAddr, tel, logger)
-		if err != nil {
+		if srv, err = app.ServeTelemetry(cfg.MetricsAddr, tel, logger); err != nil {
 			return err
 		}
-		defer stop()
+		defer srv.Close()
 	}
-	app, src, err := pipeline.BuildBackfill(ctx, cfg, logger, tel)
+	a, src, err := app.BuildBackfill(ctx, cfg, logger, tel)
 	if err != nil {
 		return err
 	}
-	defer app.Close()
-	abortOnSecondSignal(ctx, logger, app.Pipeline.Abort)
+	defer a.Close()
+	if srv != nil {
+		a.Serve(srv)
+	}
+	abortOnSecondSignal(ctx, logger, a.Pipeline.Abort)
 	start := time.Now()
-	stopProgress := startProgress(cfg, src, app.Pipeline, logger)
-	err = app.Run(ctx)
+	stopProgress := startProgress(cfg, src, a.Pipeline, logger)
+	err = a.Run(ctx)
 	stopProgress()
-	summary(os.Stdout, src.Stats(), app.Pipeline.Stats(), time.Since(start))
+	summary(os.Stdout, src.Stats(), a.Pipeline.Stats(), time.Since(start))
+	if done, ok := a.Pipeline.SealDone(); ok {
+		sealSummary(os.Stdout, done)
+	}
 	if err != nil {
 		return err
 	}
@@ -74,7 +83,7 @@ func backfillCmd(ctx context.Context, args []string) error {
 }
 
 func dryRun(ctx context.Context, cfg *config.Config, logger *slog.Logger, w io.Writer) error {
-	src, err := pipeline.ArchiveSource(ctx, cfg, nil, logger)
+	src, err := app.ArchiveSource(ctx, cfg, nil, logger)
 	if err != nil {
 		return err
 	}
@@ -157,7 +166,11 @@ func startProgress(cfg *config.Config, src *archive.Source, p *pipeline.Pipeline
 						progressbar.OptionShowDescriptionAtLineEnd())
 				}
 				rate := float64(ps.Records) / max(time.Since(start).Seconds(), 1e-3)
-				bar.Describe(fmt.Sprintf("objects %d/%d  records %d (%.0f/s)  dead %d", objects, s.PlannedObjects, ps.Records, rate, ps.DeadLetters))
+				desc := fmt.Sprintf("objects %d/%d  records %d (%.0f/s)  dead %d", objects, s.PlannedObjects, ps.Records, rate, ps.DeadLetters)
+				if sd, ok := p.SealDone(); ok {
+					desc += fmt.Sprintf("  hours sealed %d", sd.Sealed)
+				}
+				bar.Describe(desc)
 				_ = bar.Set64(s.Bytes + s.SkippedBytes)
 				continue
 			}
@@ -167,9 +180,13 @@ func startProgress(cfg *config.Config, src *archive.Source, p *pipeline.Pipeline
 			if done > 0 {
 				eta = (time.Duration(float64(elapsed)/done) - elapsed).Round(time.Second).String()
 			}
-			logger.Info("backfill progress", "objects", objects, "objects_total", s.PlannedObjects, "bytes_read", s.Bytes,
+			args := []any{"objects", objects, "objects_total", s.PlannedObjects, "bytes_read", s.Bytes,
 				"bytes_total", s.PlannedBytes, "folders_done", s.FoldersDone, "folders", s.Folders, "records", ps.Records,
-				"rows", ps.Rows, "dead_letters", ps.DeadLetters, "records_per_sec", int64(float64(ps.Records)/max(elapsed.Seconds(), 1e-3)), "eta", eta)
+				"rows", ps.Rows, "dead_letters", ps.DeadLetters, "records_per_sec", int64(float64(ps.Records) / max(elapsed.Seconds(), 1e-3)), "eta", eta}
+			if sd, ok := p.SealDone(); ok {
+				args = append(args, "hours_sealed", sd.Sealed, "hours_open", sd.Last.Open)
+			}
+			logger.Info("backfill progress", args...)
 		}
 	}()
 	return func() { close(done); <-stopped }
@@ -196,6 +213,20 @@ func summary(w io.Writer, s archive.Stats, ps pipeline.Stats, took time.Duration
 	if s.Corrupt > 0 {
 		fmt.Fprintf(w, "%d objects could not be read whole (corrupt gzip): their readable lines are in the lake, the rest is a dead letter naming the object\n", s.Corrupt)
 	}
+}
+
+// sealSummary prints what sealing did, and why hours were left open.
+func sealSummary(w io.Writer, d seal.Done) {
+	fmt.Fprintf(w, "hours: %d sealed, %d revised (late rows listed), %d left open", d.Sealed, d.Revised, d.Last.Open)
+	if d.Last.Open > 0 {
+		reasons := make([]string, 0, len(d.Last.OpenBy))
+		for r, n := range d.Last.OpenBy {
+			reasons = append(reasons, fmt.Sprintf("%s=%d", r, n))
+		}
+		sort.Strings(reasons)
+		fmt.Fprintf(w, " (%s; the log names them)", strings.Join(reasons, " "))
+	}
+	fmt.Fprintln(w)
 }
 
 func human(b int64) string {

@@ -23,8 +23,8 @@ import (
 	"github.com/parquet-go/parquet-go"
 	"golang.org/x/sync/errgroup"
 
+	"flowlake/cmd/flowlake/app"
 	"flowlake/config"
-	"flowlake/pipeline"
 	"flowlake/stages/sink"
 )
 
@@ -122,7 +122,7 @@ func inspectCmd(ctx context.Context, args []string, stdout io.Writer) error {
 }
 
 func openStore(ctx context.Context, c *config.Config, url string) (store, error) {
-	s, err := sink.Open(ctx, url, pipeline.S3Config(c), slog.New(slog.DiscardHandler), nil)
+	s, err := sink.Open(ctx, url, app.S3Config(c), slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		return nil, err
 	}

@@ -24,7 +24,7 @@ import (
 
 	"flowlake/config"
 	"flowlake/pipeline"
-	"flowlake/stages/source"
+	"flowlake/stages/source/kafka"
 )
 
 func main() {
@@ -93,9 +93,9 @@ func exitCode(cmd string, err error) int {
 			return exitUsage
 		}
 		code = exitUsage
-	case errors.Is(err, source.ErrTopicNotFound), errors.Is(err, source.ErrAuth):
+	case errors.Is(err, kafka.ErrTopicNotFound), errors.Is(err, kafka.ErrAuth):
 		code = exitRefused
-	case errors.Is(err, source.ErrUnreachable):
+	case errors.Is(err, kafka.ErrUnreachable):
 		code = exitUnreachable
 	case errors.Is(err, pipeline.ErrNotDrained):
 		code = exitNotDrained

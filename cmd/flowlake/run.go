@@ -8,22 +8,20 @@ import (
 	"log/slog"
 	"os"
 
+	"flowlake/cmd/flowlake/app"
 	"flowlake/config"
-	"flowlake/pipeline"
 )
 
 func runCmd(ctx context.Context, args []string) error {
-	return runWith(ctx, "run", args, config.RunFlags)
+	return runWith(ctx, "run", args, config.RunFlags, nil)
 }
 
-// demoCmd runs the pipeline on an in-process broker fed by the generator
-// (`make run`). The broker and the generator start only here, never on the
-// production `run` path.
-func demoCmd(ctx context.Context, args []string) error {
-	return runWith(ctx, "demo", args, config.DemoFlags)
-}
+// prepareFunc readies what a command runs the pipeline against (the
+// demo's broker) before the app is built: it may change cfg, and returns
+// what to add to the app and what to release at the end.
+type prepareFunc func(ctx context.Context, cfg *config.Config, logger *slog.Logger) (attach func(*app.App), cleanup func(), err error)
 
-func runWith(ctx context.Context, name string, args []string, bind func(*flag.FlagSet, *config.Config)) error {
+func runWith(ctx context.Context, name string, args []string, bind func(*flag.FlagSet, *config.Config), prepare prepareFunc) error {
 	cfg, fs, err := config.Parse(name, args, bind)
 	if errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintf(os.Stderr, "usage: flowlake %s [flags]  (every flag also reads FLOWLAKE_<FLAG>)\n", name)
@@ -41,22 +39,34 @@ func runWith(ctx context.Context, name string, args []string, bind func(*flag.Fl
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	logger := pipeline.NewLogger(os.Stderr, cfg.LogLevel, cfg.LogFormat)
-	defer pipeline.FlushLogger(logger)
+	logger := app.NewLogger(os.Stderr, cfg.LogLevel, cfg.LogFormat)
+	defer app.FlushLogger(logger)
 	slog.SetDefault(logger) // for the AWS SDK's logger (stages/awslog)
-	tel := pipeline.NewTelemetry()
+	tel := app.NewTelemetry()
+	var srv *app.Server
 	if cfg.MetricsAddr != "" {
-		stop, err := serveTelemetry(cfg.MetricsAddr, tel, logger)
-		if err != nil {
+		if srv, err = app.ServeTelemetry(cfg.MetricsAddr, tel, logger); err != nil {
 			return err
 		}
-		defer stop()
+		defer srv.Close()
 	}
-	app, err := pipeline.Build(ctx, cfg, logger, tel)
+	attach := func(*app.App) {}
+	if prepare != nil {
+		var cleanup func()
+		if attach, cleanup, err = prepare(ctx, cfg, logger); err != nil {
+			return err
+		}
+		defer cleanup()
+	}
+	a, err := app.Build(ctx, cfg, logger, tel)
 	if err != nil {
 		return err
 	}
-	defer app.Close()
-	abortOnSecondSignal(ctx, logger, app.Pipeline.Abort)
-	return app.Run(ctx)
+	defer a.Close()
+	if srv != nil {
+		a.Serve(srv)
+	}
+	attach(a)
+	abortOnSecondSignal(ctx, logger, a.Pipeline.Abort)
+	return a.Run(ctx)
 }

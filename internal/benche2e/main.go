@@ -161,6 +161,7 @@ type result struct {
 	encRows                int
 	wall, toDurable        float64
 	userSecs, sysSecs      float64
+	minorFaults            int64
 	peakRSS                int64
 	rowsWritten, deadLines int64
 	files                  int
@@ -181,8 +182,8 @@ func (r result) print(w io.Writer) {
 		r.encRows, r.encSecs, r.encRate(), r.encCPU/float64(r.encRows)*1e6)
 	fmt.Fprintf(w, "flowlake:                    %.3fs to the last durable write (%.3fs to exit)  %.0f records/s  %.1f MB/s\n",
 		r.toDurable, r.wall, r.rate(), float64(r.valueBytes)/1e6/r.toDurable)
-	fmt.Fprintf(w, "  cpu %.2fs user + %.2fs sys = %.2f CPU s per 1M records; peak RSS %.0f MiB; %d rows + %d dead letters in %d files\n",
-		r.userSecs, r.sysSecs, r.cpuPerM(), float64(r.peakRSS)/(1<<20), r.rowsWritten, r.deadLines, r.files)
+	fmt.Fprintf(w, "  cpu %.2fs user + %.2fs sys = %.2f CPU s per 1M records; %d page faults (%.0f MiB of fresh pages); peak RSS %.0f MiB; %d rows + %d dead letters in %d files\n",
+		r.userSecs, r.sysSecs, r.cpuPerM(), r.minorFaults, float64(r.minorFaults)*4096/(1<<20), float64(r.peakRSS)/(1<<20), r.rowsWritten, r.deadLines, r.files)
 	fmt.Fprintf(w, "  ratio to kafka-go raw consume %.2f, to parquet-go encode-only %.2f\n", r.rate()/r.rawRate(), r.rate()/r.encRate())
 }
 
@@ -304,6 +305,7 @@ func runOne(o options, dir string, lines int) (result, error) {
 	}
 	r.userSecs = time.Duration(ru.Utime.Nano()).Seconds()
 	r.sysSecs = time.Duration(ru.Stime.Nano()).Seconds()
+	r.minorFaults = ru.Minflt
 	last, files, err := lastWrite(out)
 	if err != nil {
 		return r, err

@@ -76,15 +76,22 @@ const (
 // Batch is the open rows of one key.
 type Batch struct {
 	Key     parse.GroupKey
-	Block   *schema.Block
+	Rows    *schema.Chain
 	Created time.Time
 	Reason  Reason
 }
 
+// SegmentBytes is the size of the blocks a batch's rows are kept in (see
+// schema.Chain): large enough that a file's column chunks span few of
+// them, small enough that the last, partly filled one of each batch wastes
+// little of the memory budget.
+const SegmentBytes = 64 << 10
+
 // Batcher holds one partition's open batches. It is used by one goroutine.
 type Batcher struct {
-	// NewBlock, when set, returns the empty block of a new batch (from a
-	// pool, say); its capacity counts in Size from the start.
+	// NewBlock, when set, returns empty blocks for the segments of
+	// batches after their first (from a pool, say); their capacity counts
+	// in Size from the start.
 	NewBlock  func(*schema.Layout) *schema.Block
 	cfg       Config
 	open      map[parse.GroupKey]*Batch
@@ -130,19 +137,13 @@ func (b *Batcher) Add(c *parse.Chunk, last int64, now time.Time) (full bool) {
 	for _, g := range c.Groups {
 		bt, ok := b.open[g.Key]
 		if !ok {
-			bt = &Batch{Key: g.Key, Created: now}
-			if b.NewBlock != nil {
-				bt.Block = b.NewBlock(g.Key.Layout)
-			} else {
-				bt.Block = schema.NewBlock(g.Key.Layout)
-			}
-			b.size += bt.Block.Mem()
+			bt = &Batch{Key: g.Key, Created: now, Rows: schema.NewChain(g.Key.Layout, SegmentBytes, b.NewBlock)}
 			b.open[g.Key] = bt
 		}
-		before := bt.Block.Mem()
-		bt.Block.AppendBlock(g.Block)
-		b.size += bt.Block.Mem() - before
-		if bt.Block.Len() >= b.cfg.MaxRows || bt.Block.Size() >= b.cfg.MaxBytes {
+		before := bt.Rows.Mem()
+		bt.Rows.AppendBlock(g.Block)
+		b.size += bt.Rows.Mem() - before
+		if bt.Rows.Len() >= b.cfg.MaxRows || bt.Rows.Size() >= b.cfg.MaxBytes {
 			full = true
 		}
 		b.clock.add(g.Key.Hour, g.Block.Len(), g.Block.MaxTime)
@@ -197,9 +198,9 @@ func (b *Batcher) Due(now time.Time, memoryPressure, stop bool) *Round {
 		switch {
 		case stop:
 			reason = ReasonStop
-		case bt.Block.Len() >= b.cfg.MaxRows:
+		case bt.Rows.Len() >= b.cfg.MaxRows:
 			reason = ReasonRows
-		case bt.Block.Size() >= b.cfg.MaxBytes:
+		case bt.Rows.Size() >= b.cfg.MaxBytes:
 			reason = ReasonBytes
 		case eventTime >= k.Hour+3600+int64(b.cfg.Grace/time.Second):
 			reason = ReasonHourOver
@@ -219,13 +220,13 @@ func (b *Batcher) Due(now time.Time, memoryPressure, stop bool) *Round {
 	}
 	r := &Round{}
 	// The oldest batches first: they hold the commit position back.
-	sort.Slice(out, func(i, j int) bool { return out[i].Block.First.Less(out[j].Block.First) })
+	sort.Slice(out, func(i, j int) bool { return out[i].Rows.First.Less(out[j].Rows.First) })
 	if len(out) > b.cfg.MaxRoundBatches {
 		out, r.More = out[:b.cfg.MaxRoundBatches], true
 	}
 	for _, bt := range out {
 		delete(b.open, bt.Key)
-		r.Bytes += bt.Block.Mem()
+		r.Bytes += bt.Rows.Mem()
 	}
 	r.Batches = out
 	if deadDue {
@@ -246,7 +247,7 @@ func (b *Batcher) largest(n int) map[*Batch]bool {
 	for _, bt := range b.open {
 		all = append(all, bt)
 	}
-	sort.Slice(all, func(i, j int) bool { return all[i].Block.Mem() > all[j].Block.Mem() })
+	sort.Slice(all, func(i, j int) bool { return all[i].Rows.Mem() > all[j].Rows.Mem() })
 	out := make(map[*Batch]bool)
 	freed := 0
 	for _, bt := range all {
@@ -254,7 +255,7 @@ func (b *Batcher) largest(n int) map[*Batch]bool {
 			break
 		}
 		out[bt] = true
-		freed += bt.Block.Mem()
+		freed += bt.Rows.Mem()
 	}
 	return out
 }
@@ -264,7 +265,7 @@ func (b *Batcher) largest(n int) map[*Batch]bool {
 func (b *Batcher) commitPosition() int64 {
 	c := b.next
 	for _, bt := range b.open {
-		c = min(c, bt.Block.First.Offset)
+		c = min(c, bt.Rows.First.Offset)
 	}
 	if len(b.dead) > 0 {
 		c = min(c, b.dead[0].Offset)

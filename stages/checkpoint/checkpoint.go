@@ -17,7 +17,6 @@ import (
 
 	"flowlake/schema"
 	"flowlake/stages/parse"
-	"flowlake/stages/seal"
 	"flowlake/stages/sink"
 )
 
@@ -45,9 +44,9 @@ type checkpoint struct {
 	// Seq numbers segment objects.
 	Seq int64 `json:"seq,omitempty"`
 	// Watermark and Hours are the partition's sealing state (see seal.go).
-	Watermark int64           `json:"watermark,omitempty"`
-	Hours     []seal.HourMark `json:"hours,omitempty"`
-	Updated   string          `json:"updated"`
+	Watermark int64             `json:"watermark,omitempty"`
+	Hours     []schema.HourMark `json:"hours,omitempty"`
+	Updated   string            `json:"updated"`
 }
 
 // segment is a spilled object of durable entries.
@@ -254,10 +253,10 @@ func (p *Progress) Durable() int { return len(p.durable) }
 func (p *Progress) DurablePast() map[parse.SkipKey]schema.Pos { return p.durable }
 
 // HourMarks returns the hour marks in a stable order.
-func (p *Progress) HourMarks() []seal.HourMark {
-	out := make([]seal.HourMark, 0, len(p.Hours))
+func (p *Progress) HourMarks() []schema.HourMark {
+	out := make([]schema.HourMark, 0, len(p.Hours))
 	for k, last := range p.Hours {
-		out = append(out, seal.HourMark{Account: k.Account, Region: k.Region, Hour: k.Hour, LastOffset: last})
+		out = append(out, schema.HourMark{Account: k.Account, Region: k.Region, Hour: k.Hour, LastOffset: last})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Key().Less(out[j].Key()) })
 	return out

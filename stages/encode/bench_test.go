@@ -17,7 +17,7 @@ import (
 func BenchmarkEncode(b *testing.B) {
 	encoders := []struct {
 		name string
-		fn   func(*Encoder, *bytes.Buffer, *schema.Block, map[string]string) error
+		fn   func(*Encoder, *bytes.Buffer, []*schema.Block, map[string]string) error
 	}{{"new", (*Encoder).Encode}, {"reference", encodeReference}}
 	for _, enrich := range []bool{false, true} {
 		name := "v2"
@@ -37,7 +37,7 @@ func BenchmarkEncode(b *testing.B) {
 					cpu0 := cpuTime()
 					for b.Loop() {
 						out.Reset()
-						if err := enc.fn(e, &out, blk, nil); err != nil {
+						if err := enc.fn(e, &out, []*schema.Block{blk}, nil); err != nil {
 							b.Fatal(err)
 						}
 					}

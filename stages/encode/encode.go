@@ -90,19 +90,28 @@ func (e *Encoder) schema(l *schema.Layout) *parquet.Schema {
 	return s.(*parquet.Schema)
 }
 
-// Encode writes every row of b as one Parquet file appended to out, with meta
-// as key/value metadata.
-func (e *Encoder) Encode(out *bytes.Buffer, b *schema.Block, meta map[string]string) error {
+// Encode writes every row of blocks, which share one layout, in order, as
+// one Parquet file appended to out, with meta as key/value metadata.
+func (e *Encoder) Encode(out *bytes.Buffer, blocks []*schema.Block, meta map[string]string) error {
+	if len(blocks) == 0 {
+		return fmt.Errorf("encode: no rows")
+	}
+	layout := blocks[0].Layout
+	for _, b := range blocks {
+		if b.Layout != layout {
+			return fmt.Errorf("encode: blocks of different layouts")
+		}
+	}
 	keys := make([]string, 0, len(meta))
 	for k := range meta {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	pool := e.writerPool(b.Layout, keys)
+	pool := e.writerPool(layout, keys)
 	w, _ := pool.Get().(*parquet.Writer)
 	if w == nil {
 		opts := []parquet.WriterOption{
-			e.schema(b.Layout),
+			e.schema(layout),
 			parquet.Compression(e.codec),
 			parquet.DataPageVersion(1),
 			parquet.PageBufferSize(e.cfg.PageBytes),
@@ -122,9 +131,11 @@ func (e *Encoder) Encode(out *bytes.Buffer, b *schema.Block, meta map[string]str
 	cws := w.ColumnWriters()
 	sc := e.scratch.Get().(*scratch)
 	defer e.scratch.Put(sc)
-	for c, col := range b.Layout.Columns {
-		if err := sc.writeColumn(cws[c], b, c, e.cfg.DashStrings); err != nil {
-			return fmt.Errorf("write column %s: %w", col.Name, err)
+	for c, col := range layout.Columns {
+		for _, b := range blocks {
+			if err := sc.writeColumn(cws[c], b, c, e.cfg.DashStrings); err != nil {
+				return fmt.Errorf("write column %s: %w", col.Name, err)
+			}
 		}
 	}
 	if err := w.Close(); err != nil {

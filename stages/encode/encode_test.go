@@ -10,19 +10,29 @@ import (
 	"flowlake/schema"
 )
 
-func block(tb testing.TB, n int) *schema.Block { return flowBlock(tb, n, false) }
+var testLayout = schema.NewLayout(schema.DefaultFormat, schema.Enrichment{})
 
-// flowBlock is n default-format records over 3 accounts and 400
-// interfaces, one in 50 a NODATA record; enriched, they gain the ENI
-// inventory's columns as the pipeline fills them (per interface, some
-// interfaces unknown).
+func block(tb testing.TB, n int) *schema.Block { return blockRange(tb, 0, n) }
+
+// blockRange returns a block of the test rows lo to hi.
+func blockRange(tb testing.TB, lo, hi int) *schema.Block { return flowRange(tb, testLayout, lo, hi) }
+
+// flowBlock is n default-format records, enriched or not.
 func flowBlock(tb testing.TB, n int, enrich bool) *schema.Block {
+	return flowRange(tb, schema.NewLayout(schema.DefaultFormat, schema.Enrichment{Enabled: enrich}), 0, n)
+}
+
+// flowRange returns the test rows lo to hi of layout l: default-format
+// records over 3 accounts and 400 interfaces, one in 50 a NODATA record;
+// in an enriched layout they gain the ENI inventory's columns as the
+// pipeline fills them (per interface, some interfaces unknown).
+func flowRange(tb testing.TB, l *schema.Layout, lo, hi int) *schema.Block {
 	tb.Helper()
-	l := schema.NewLayout(schema.DefaultFormat, schema.Enrichment{Enabled: enrich})
+	enrich := len(l.Columns) > schema.DefaultFormat.Len()
 	b := schema.NewBlock(l)
 	p := schema.NewParser(schema.DefaultFormat, 0)
 	var r schema.Record
-	for i := 0; i < n; i++ {
+	for i := lo; i < hi; i++ {
 		var line string
 		if i%50 == 0 {
 			line = fmt.Sprintf("2 12345678901%d eni-%017x - - - - - - - %d %d - NODATA", i%3, i%400, 1700000000+i/10, 1700000060+i/10)
@@ -66,7 +76,7 @@ func TestEncodeRoundTrip(t *testing.T) {
 			}
 			b := block(t, 10_000)
 			var out bytes.Buffer
-			if err := e.Encode(&out, b, map[string]string{"k": "v"}); err != nil {
+			if err := e.Encode(&out, []*schema.Block{b}, map[string]string{"k": "v"}); err != nil {
 				t.Fatal(err)
 			}
 			f, err := parquet.OpenFile(bytes.NewReader(out.Bytes()), int64(out.Len()))
@@ -108,5 +118,48 @@ func TestEncodeRoundTrip(t *testing.T) {
 	}
 	if _, err := New(Config{Codec: "lz5"}); err == nil {
 		t.Fatal("unknown codec accepted")
+	}
+}
+
+// TestEncodeChain: the rows of a batch kept in many segments (a
+// schema.Chain) encode to the same rows as one block holding them all.
+func TestEncodeChain(t *testing.T) {
+	e, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole := block(t, 5_000)
+	// The same rows, cut into parse-sized pieces and chained into segments
+	// of about 16 KB, so that the file spans many blocks.
+	chain := schema.NewChain(testLayout, 16<<10, nil)
+	for lo := 0; lo < whole.Len(); lo += 333 {
+		chain.AppendBlock(blockRange(t, lo, min(lo+333, whole.Len())))
+	}
+	if len(chain.Blocks) < 5 || chain.Len() != whole.Len() {
+		t.Fatalf("chain of %d blocks and %d rows, want several blocks and %d rows", len(chain.Blocks), chain.Len(), whole.Len())
+	}
+	read := func(blocks []*schema.Block) []parquet.Row {
+		var out bytes.Buffer
+		if err := e.Encode(&out, blocks, nil); err != nil {
+			t.Fatal(err)
+		}
+		f, err := parquet.OpenFile(bytes.NewReader(out.Bytes()), int64(out.Len()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows := make([]parquet.Row, f.NumRows())
+		r := parquet.NewReader(f)
+		defer r.Close()
+		n, _ := r.ReadRows(rows)
+		return rows[:n]
+	}
+	want, got := read([]*schema.Block{whole}), read(chain.Blocks)
+	if len(got) != len(want) || len(want) != whole.Len() {
+		t.Fatalf("read %d rows from the chain, %d from the block, want %d", len(got), len(want), whole.Len())
+	}
+	for i := range want {
+		if !parquet.Row(want[i]).Equal(got[i]) {
+			t.Fatalf("row %d: chain %v, block %v", i, got[i], want[i])
+		}
 	}
 }

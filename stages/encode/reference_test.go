@@ -12,9 +12,14 @@ import (
 
 // encodeReference is the encoder as it was before it read the block's
 // column arrays: one parquet.Value per cell, built through the block's
-// per-cell accessors. The tests require Encode to write the very same bytes.
-func encodeReference(e *Encoder, out *bytes.Buffer, b *schema.Block, meta map[string]string) error {
-	sch := e.schema(b.Layout)
+// per-cell accessors, by a new parquet.Writer per file. The tests require
+// Encode to write the very same bytes.
+func encodeReference(e *Encoder, out *bytes.Buffer, blocks []*schema.Block, meta map[string]string) error {
+	if len(blocks) == 0 {
+		return fmt.Errorf("encode: no rows")
+	}
+	layout := blocks[0].Layout
+	sch := e.schema(layout)
 	opts := []parquet.WriterOption{
 		sch,
 		parquet.Compression(e.codec),
@@ -33,12 +38,28 @@ func encodeReference(e *Encoder, out *bytes.Buffer, b *schema.Block, meta map[st
 	}
 	w := parquet.NewWriter(out, opts...)
 	cws := w.ColumnWriters()
-	vals := make([]parquet.Value, 4096)
+	vals := make([]parquet.Value, chunkRows)
 	dash := []byte("-")
-	n := b.Len()
-	for c, col := range b.Layout.Columns {
-		for lo := 0; lo < n; lo += 4096 {
-			hi := min(lo+4096, n)
+	for c, col := range layout.Columns {
+		if err := referenceColumn(e, cws[c], blocks, c, col, vals, dash); err != nil {
+			return err
+		}
+	}
+	if err := w.Close(); err != nil {
+		return fmt.Errorf("close parquet writer: %w", err)
+	}
+	return nil
+}
+
+// column writes column c of every block.
+func referenceColumn(e *Encoder, cw *parquet.ColumnWriter, blocks []*schema.Block, c int, col schema.Column, vals []parquet.Value, dash []byte) error {
+	for _, b := range blocks {
+		if b.Layout != blocks[0].Layout {
+			return fmt.Errorf("encode: blocks of different layouts")
+		}
+		n := b.Len()
+		for lo := 0; lo < n; lo += chunkRows {
+			hi := min(lo+chunkRows, n)
 			v := vals[:hi-lo]
 			for row := lo; row < hi; row++ {
 				var pv parquet.Value
@@ -58,13 +79,10 @@ func encodeReference(e *Encoder, out *bytes.Buffer, b *schema.Block, meta map[st
 				}
 				v[row-lo] = pv
 			}
-			if _, err := cws[c].WriteRowValues(v); err != nil {
+			if _, err := cw.WriteRowValues(v); err != nil {
 				return fmt.Errorf("write column %s: %w", col.Name, err)
 			}
 		}
-	}
-	if err := w.Close(); err != nil {
-		return fmt.Errorf("close parquet writer: %w", err)
 	}
 	return nil
 }

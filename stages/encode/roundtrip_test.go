@@ -42,6 +42,13 @@ func allFields(t testing.TB) *schema.Format {
 // in parts and merged, as batches are built, so that dictionary entries
 // are renumbered.
 func randomBlock(t testing.TB, l *schema.Layout, n int, seed uint64) *schema.Block {
+	b, _ := randomParts(t, l, n, seed)
+	return b
+}
+
+// randomParts is randomBlock, and the three blocks it merged (as a batch
+// chains segments).
+func randomParts(t testing.TB, l *schema.Layout, n int, seed uint64) (*schema.Block, []*schema.Block) {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, 7))
 	parts := []*schema.Block{schema.NewBlock(l), schema.NewBlock(l), schema.NewBlock(l)}
@@ -86,7 +93,7 @@ func randomBlock(t testing.TB, l *schema.Layout, n int, seed uint64) *schema.Blo
 	if b.Len() != n {
 		t.Fatalf("block has %d rows, want %d", b.Len(), n)
 	}
-	return b
+	return b, parts
 }
 
 func randomString(rng *rand.Rand, c, row int) []byte {
@@ -153,7 +160,7 @@ func TestEncodeEmptyStrings(t *testing.T) {
 		}
 		var out bytes.Buffer
 		meta := map[string]string{"file": fmt.Sprint(i)}
-		if err := e.Encode(&out, b, meta); err != nil {
+		if err := e.Encode(&out, []*schema.Block{b}, meta); err != nil {
 			t.Fatal(err)
 		}
 		checkParquetGo(t, out.Bytes(), b, meta, false)
@@ -190,19 +197,25 @@ func TestEncodeMatchesReference(t *testing.T) {
 					t.Fatal(err)
 				}
 				blocks := make([]*schema.Block, len(sizes))
+				inputs := make([][]*schema.Block, len(sizes)) // one block, or its parts
 				metas := make([]map[string]string, len(sizes))
 				for i, n := range sizes {
 					seed++
-					blocks[i] = randomBlock(t, lc.l, n, seed)
+					var parts []*schema.Block
+					blocks[i], parts = randomParts(t, lc.l, n, seed)
+					inputs[i] = []*schema.Block{blocks[i]}
+					if i%2 == 1 {
+						inputs[i] = parts
+					}
 					metas[i] = map[string]string{"flowlake.topic": "flows", "flowlake.first_offset": fmt.Sprint(seed), "a": ""}
 				}
 				got, want := make([]bytes.Buffer, len(sizes)), make([]bytes.Buffer, len(sizes))
 				// Every file after the first is written by a reused writer:
 				// no collection may empty the pool in between.
 				gc := debug.SetGCPercent(-1)
-				for i, b := range blocks {
+				for i, in := range inputs {
 					got[i].WriteString("prefix") // Encode appends to out
-					if err := e.Encode(&got[i], b, metas[i]); err != nil {
+					if err := e.Encode(&got[i], in, metas[i]); err != nil {
 						t.Fatal(err)
 					}
 					if w, _ := e.writerPool(lc.l, keys).Get().(*parquet.Writer); w == nil {
@@ -210,7 +223,7 @@ func TestEncodeMatchesReference(t *testing.T) {
 					} else {
 						e.writerPool(lc.l, keys).Put(w)
 					}
-					if err := encodeReference(ref, &want[i], b, metas[i]); err != nil {
+					if err := encodeReference(ref, &want[i], in, metas[i]); err != nil {
 						t.Fatal(err)
 					}
 				}
@@ -381,11 +394,11 @@ func TestEncodeConcurrent(t *testing.T) {
 				b := randomBlock(t, lc.l, 500+g*100+i, uint64(100+g*10+i))
 				meta := map[string]string{"g": fmt.Sprint(g)}
 				var got, want bytes.Buffer
-				if err := e.Encode(&got, b, meta); err != nil {
+				if err := e.Encode(&got, []*schema.Block{b}, meta); err != nil {
 					errs <- err
 					return
 				}
-				if err := encodeReference(ref, &want, b, meta); err != nil {
+				if err := encodeReference(ref, &want, []*schema.Block{b}, meta); err != nil {
 					errs <- err
 					return
 				}

@@ -26,6 +26,11 @@ type Parquet struct {
 	// parallel writes (I/O bound).
 	slots   chan struct{}
 	buffers sync.Pool
+	// Locate, when set, names the source object and line of a stream
+	// position (backfill: the archive object); files then carry them in
+	// their metadata (flowlake.first_object, first_line, last_object,
+	// last_line) beside the offsets.
+	Locate func(topic string, pos schema.Pos) (object string, line int64)
 	// Mem, when set, is told the bytes an encode holds (page buffers, the
 	// compressor, the file until the sink has it), so that a memory budget
 	// counts them; a delta, negative when they are released.
@@ -47,7 +52,7 @@ func NewParquet(enc *encode.Encoder, s sink.Sink, flowLogID string) *Parquet {
 // key, and a name derived from the stream and its first record, so that a
 // replay of the same records writes the same key.
 func (o *Parquet) Key(topic string, partition int, bt *batch.Batch) string {
-	hash := schema.BatchHash(topic, partition, bt.Block.First)
+	hash := schema.BatchHash(topic, partition, bt.Rows.First)
 	return schema.ObjectKey("", bt.Key.Partition(), o.flowLogID, hash)
 }
 
@@ -67,8 +72,14 @@ func (o *Parquet) Write(ctx context.Context, topic string, partition int, bt *ba
 		"flowlake.format":       bt.Key.Layout.Format.String(),
 		"flowlake.topic":        topic,
 		"flowlake.partition":    strconv.Itoa(partition),
-		"flowlake.first_offset": strconv.FormatInt(bt.Block.First.Offset, 10),
-		"flowlake.last_offset":  strconv.FormatInt(bt.Block.Last.Offset, 10),
+		"flowlake.first_offset": strconv.FormatInt(bt.Rows.First.Offset, 10),
+		"flowlake.last_offset":  strconv.FormatInt(bt.Rows.Last.Offset, 10),
+	}
+	if o.Locate != nil {
+		obj, line := o.Locate(topic, bt.Rows.First)
+		meta["flowlake.first_object"], meta["flowlake.first_line"] = obj, strconv.FormatInt(line, 10)
+		obj, line = o.Locate(topic, bt.Rows.Last)
+		meta["flowlake.last_object"], meta["flowlake.last_line"] = obj, strconv.FormatInt(line, 10)
 	}
 	select {
 	case o.slots <- struct{}{}:
@@ -79,9 +90,9 @@ func (o *Parquet) Write(ctx context.Context, topic string, partition int, bt *ba
 	if mem == nil {
 		mem = func(int64) {}
 	}
-	working := int64(len(bt.Block.Layout.Columns))*int64(o.enc.PageBytes()) + encoderBytes
+	working := int64(len(bt.Rows.Layout.Columns))*int64(o.enc.PageBytes()) + encoderBytes
 	mem(working)
-	err := o.enc.Encode(buf, bt.Block, meta)
+	err := o.enc.Encode(buf, bt.Rows.Blocks, meta)
 	<-o.slots
 	held := int64(buf.Cap())
 	mem(held - working)

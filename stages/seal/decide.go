@@ -7,20 +7,9 @@ import (
 	"flowlake/schema"
 )
 
-// HourMark is an hour a partition wrote files into that no manifest is
-// known to cover yet, with the last Kafka offset it wrote there. It lives
-// in the partition's checkpoint until a manifest covers that offset.
-type HourMark struct {
-	Account    string `json:"account"`
-	Region     string `json:"region"`
-	Hour       int64  `json:"hour"`
-	LastOffset int64  `json:"last_offset"`
-}
-
-// Key returns the mark's hour.
-func (h HourMark) Key() schema.PartitionKey {
-	return schema.PartitionKey{Account: h.Account, Region: h.Region, Hour: h.Hour}
-}
+// HourMark is a partition's hour not sealed yet (schema.HourMark): it
+// lives in the partition's checkpoint until a manifest covers it.
+type HourMark = schema.HourMark
 
 // PartitionState is what sealing needs from a partition's checkpoint.
 type PartitionState struct {
@@ -73,6 +62,30 @@ type Decision struct {
 	Frontier int64
 	Lateness int64
 	States   []PartitionState
+	// Ready, when set, decides instead of the frontier which marked hours
+	// may be sealed, and says why the others may not (a backfill decides
+	// from its plan: see Plan).
+	Ready func(k schema.PartitionKey) (bool, string)
+	// Mark, when set, describes what allowed hour k's seal, in place of
+	// every partition's watermark.
+	Mark func(k schema.PartitionKey) *Watermark
+
+	index map[stateKey]int
+}
+
+type stateKey struct {
+	topic     string
+	partition int
+}
+
+// indexed returns d with an index of its states (a backfill has one per
+// folder, thousands of them).
+func (d Decision) indexed() Decision {
+	d.index = make(map[stateKey]int, len(d.States))
+	for i := range d.States {
+		d.index[stateKey{d.States[i].Topic, d.States[i].Partition}] = i
+	}
+	return d
 }
 
 // Decide computes the frontier from every partition's state, the
@@ -115,6 +128,17 @@ func (d Decision) Sealable(h int64) bool {
 // Candidates returns the hours some partition marked that may be sealed,
 // and how many marked hours may not be sealed yet.
 func (d Decision) Candidates() (sealable []schema.PartitionKey, open int) {
+	sealable, why := d.candidates()
+	for _, n := range why {
+		open += n
+	}
+	return sealable, open
+}
+
+// candidates is Candidates with the open hours counted by why they are
+// open.
+func (d Decision) candidates() (sealable []schema.PartitionKey, open map[string]int) {
+	open = map[string]int{}
 	seen := map[schema.PartitionKey]bool{}
 	for i := range d.States {
 		for _, m := range d.States[i].Hours {
@@ -123,10 +147,14 @@ func (d Decision) Candidates() (sealable []schema.PartitionKey, open int) {
 				continue
 			}
 			seen[k] = true
-			if d.Sealable(k.Hour) {
+			ok, why := d.Sealable(k.Hour), "watermark"
+			if d.Ready != nil {
+				ok, why = d.Ready(k)
+			}
+			if ok {
 				sealable = append(sealable, k)
 			} else {
-				open++
+				open[why]++
 			}
 		}
 	}
@@ -136,6 +164,12 @@ func (d Decision) Candidates() (sealable []schema.PartitionKey, open int) {
 
 // State returns the state of a partition, or nil.
 func (d Decision) State(topic string, partition int) *PartitionState {
+	if d.index != nil {
+		if i, ok := d.index[stateKey{topic, partition}]; ok {
+			return &d.States[i]
+		}
+		return nil
+	}
 	for i := range d.States {
 		if d.States[i].Partition == partition && d.States[i].Topic == topic {
 			return &d.States[i]

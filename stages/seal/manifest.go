@@ -101,6 +101,19 @@ type FileSource struct {
 	Partition   int    `json:"partition"`
 	FirstOffset int64  `json:"first_offset"`
 	LastOffset  int64  `json:"last_offset"`
+	// Objects, for a backfilled file (topic is then the archive folder,
+	// offsets object index << 32 | line base), names the archive objects
+	// and lines of its first and last rows.
+	Objects *ObjectRange `json:"objects,omitempty"`
+}
+
+// ObjectRange is a range of archive lines: from the first object and line
+// to the last, both included, in the folder's object order.
+type ObjectRange struct {
+	FirstObject string `json:"first_object"`
+	FirstLine   int64  `json:"first_line"`
+	LastObject  string `json:"last_object"`
+	LastLine    int64  `json:"last_line"`
 }
 
 // Totals sums an hour's files.
@@ -120,6 +133,8 @@ type Source struct {
 	LastOffset  int64  `json:"last_offset"`
 	Files       int    `json:"files"`
 	Rows        int64  `json:"rows"`
+	// Objects, for a backfill, is the archive range the offsets span.
+	Objects *ObjectRange `json:"objects,omitempty"`
 }
 
 // DeadLetters are the dead letters stored for the hour. A dead letter has
@@ -136,8 +151,30 @@ type DeadLetters struct {
 type Watermark struct {
 	// LatenessSeconds is the allowed lateness after the hour's end.
 	LatenessSeconds int64 `json:"lateness_seconds"`
-	// Partitions are the partitions' states when the seal was decided.
+	// Partitions are the partitions' states when the seal was decided
+	// (for a backfill: the archive folders with objects in the hour's
+	// delivery window; topic is the folder).
 	Partitions []PartitionMark `json:"partitions"`
+	// Delivery, for a backfill, is the rule that allowed the seal.
+	Delivery *Delivery `json:"delivery,omitempty"`
+}
+
+// Delivery records a backfill's seal decision: every object of the
+// archive named in the hour's delivery window was in the plan and durable.
+type Delivery struct {
+	// Rule states the delivery rule in words.
+	Rule string `json:"rule"`
+	// WindowStart and WindowEnd bound the object times (RFC 3339,
+	// end excluded) that may hold the hour's records.
+	WindowStart string `json:"window_start"`
+	WindowEnd   string `json:"window_end"`
+	// CoveredFrom and CoveredUntil bound the object times the backfill
+	// (with the complete folders of the adjoining days) covered; empty
+	// when open.
+	CoveredFrom  string `json:"covered_from,omitempty"`
+	CoveredUntil string `json:"covered_until,omitempty"`
+	// Objects counts the planned objects named in the window.
+	Objects int `json:"objects"`
 }
 
 // PartitionMark is one partition's state at a seal.

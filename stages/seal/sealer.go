@@ -10,6 +10,8 @@ import (
 	"os"
 	"sort"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -31,6 +33,9 @@ type Config struct {
 	// DeadLetterPrefix is where dead letters are stored in the same store
 	// ("" when they go elsewhere, e.g. a Kafka topic).
 	DeadLetterPrefix string
+	// DeadLetterAttribution says in manifests how dead letters are
+	// attributed to an hour (default: by Kafka message time).
+	DeadLetterAttribution string
 	// Concurrency bounds hours sealed in parallel.
 	Concurrency int
 }
@@ -42,21 +47,63 @@ var Defaults = Config{Lateness: 15 * time.Minute, Interval: time.Minute, MinGap:
 // the checkpoints in the store and Kafka's end offsets, in that order.
 type StateFunc func(ctx context.Context) ([]PartitionState, error)
 
+// Planner decides for a finite input (a backfill), which knows every
+// object it reads, instead of the partitions' watermarks.
+type Planner interface {
+	// Decide returns the decision of a pass: the streams' states (their
+	// checkpoints, read from the store) and Decision.Ready.
+	Decide(ctx context.Context, now time.Time) (Decision, error)
+	// Passed is told what a pass made of a decision.
+	Passed(ctx context.Context, d Decision, r Result)
+}
+
 // Sealer seals hours of a lake.
 type Sealer struct {
 	cfg    Config
 	store  sink.Store
-	states StateFunc
+	decide func(ctx context.Context) (Decision, error)
+	passed func(ctx context.Context, d Decision, r Result)
 	logger *slog.Logger
 	m      *metrics
 	// Now is the clock (tests replace it).
 	Now  func() time.Time
 	who  string
 	kick chan struct{}
+
+	sealedTotal, revisedTotal atomic.Int64
+	mu                        sync.Mutex
+	last                      Result
 }
 
-// New returns a sealer. A nil logger discards logs; reg may be nil.
+// New returns a sealer that decides from the partitions' states. A nil
+// logger discards logs; reg may be nil.
 func New(cfg Config, store sink.Store, states StateFunc, logger *slog.Logger, reg prometheus.Registerer) (*Sealer, error) {
+	s, err := newSealer(cfg, store, logger, reg)
+	if err != nil {
+		return nil, err
+	}
+	s.decide = func(ctx context.Context) (Decision, error) {
+		st, err := states(ctx)
+		if err != nil {
+			return Decision{}, fmt.Errorf("read partition states: %w", err)
+		}
+		return Decide(st, int64(s.cfg.Lateness/time.Second), s.Now().Unix()), nil
+	}
+	return s, nil
+}
+
+// NewPlanned returns a sealer that decides with p (backfill).
+func NewPlanned(cfg Config, store sink.Store, p Planner, logger *slog.Logger, reg prometheus.Registerer) (*Sealer, error) {
+	s, err := newSealer(cfg, store, logger, reg)
+	if err != nil {
+		return nil, err
+	}
+	s.decide = func(ctx context.Context) (Decision, error) { return p.Decide(ctx, s.Now()) }
+	s.passed = p.Passed
+	return s, nil
+}
+
+func newSealer(cfg Config, store sink.Store, logger *slog.Logger, reg prometheus.Registerer) (*Sealer, error) {
 	if cfg.Lateness < 0 {
 		return nil, errors.New("seal lateness must not be negative")
 	}
@@ -76,8 +123,11 @@ func New(cfg Config, store sink.Store, states StateFunc, logger *slog.Logger, re
 	if err != nil {
 		return nil, err
 	}
+	if cfg.DeadLetterAttribution == "" {
+		cfg.DeadLetterAttribution = "Kafka message time of the hour, all accounts (a dead letter has no trusted account)"
+	}
 	host, _ := os.Hostname()
-	return &Sealer{cfg: cfg, store: store, states: states, logger: logger, m: m, Now: time.Now,
+	return &Sealer{cfg: cfg, store: store, logger: logger, m: m, Now: time.Now,
 		who: host + "/" + strconv.Itoa(os.Getpid()), kick: make(chan struct{}, 1)}, nil
 }
 
@@ -118,20 +168,44 @@ type Result struct {
 	// revisions it wrote, Postponed sealable hours it had to leave for
 	// later (files not final yet, or a listed file missing).
 	Sealed, Revised, Postponed int
-	// Open is the number of marked hours not sealable yet.
-	Open int
+	// Open is the number of marked hours not sealable yet, OpenBy the
+	// same by why (Decision.Ready's reasons, or "watermark").
+	Open   int
+	OpenBy map[string]int
+	// Current are the hours whose latest manifest lists every file of
+	// their folder after the pass (sealed, revised or already current).
+	Current []schema.PartitionKey
+}
+
+// Done is what a sealer did since it started.
+type Done struct {
+	// Sealed counts revisions 1 it wrote, Revised later revisions.
+	Sealed, Revised int64
+	// Last is the last pass's result.
+	Last Result
+}
+
+// Done returns what the sealer did so far.
+func (s *Sealer) Done() Done {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return Done{Sealed: s.sealedTotal.Load(), Revised: s.revisedTotal.Load(), Last: s.last}
 }
 
 // Pass decides from the current states and seals every sealable hour.
 func (s *Sealer) Pass(ctx context.Context) (Result, error) {
-	states, err := s.states(ctx)
+	d, err := s.decide(ctx)
 	if err != nil {
-		return Result{}, fmt.Errorf("read partition states: %w", err)
+		return Result{}, err
 	}
-	d := Decide(states, int64(s.cfg.Lateness/time.Second), s.Now().Unix())
-	keys, open := d.Candidates()
+	d = d.indexed()
+	keys, openBy := d.candidates()
+	open := 0
+	for _, n := range openBy {
+		open += n
+	}
 	var (
-		res  = Result{Open: open}
+		res  = Result{Open: open, OpenBy: openBy}
 		errs = make([]error, len(keys))
 		outs = make([]outcome, len(keys))
 	)
@@ -144,7 +218,7 @@ func (s *Sealer) Pass(ctx context.Context) (Result, error) {
 		})
 	}
 	_ = g.Wait()
-	for _, o := range outs {
+	for i, o := range outs {
 		switch {
 		case o == outcomeSealed:
 			res.Sealed++
@@ -153,10 +227,21 @@ func (s *Sealer) Pass(ctx context.Context) (Result, error) {
 		case o == outcomePostponed:
 			res.Postponed++
 		}
+		if o != outcomePostponed && errs[i] == nil {
+			res.Current = append(res.Current, keys[i])
+		}
 	}
 	s.m.open.Set(float64(open + res.Postponed))
+	s.sealedTotal.Add(int64(res.Sealed))
+	s.revisedTotal.Add(int64(res.Revised))
+	s.mu.Lock()
+	s.last = res
+	s.mu.Unlock()
 	if res.Sealed+res.Revised > 0 {
 		s.logger.Info("seal pass", "sealed", res.Sealed, "revised", res.Revised, "postponed", res.Postponed, "open", open)
+	}
+	if s.passed != nil {
+		s.passed(ctx, d, res)
 	}
 	return res, errors.Join(errs...)
 }
@@ -216,6 +301,7 @@ func (s *Sealer) sealHour(ctx context.Context, k schema.PartitionKey, d Decision
 				log.Debug("file not final yet; seal postponed", "file", name, "partition", src.Partition)
 				return outcomePostponed, nil
 			}
+			src.objects(desc.Meta)
 			desc.File.Source = src
 			added = append(added, desc)
 		}
@@ -300,10 +386,10 @@ func (s *Sealer) build(ctx context.Context, k schema.PartitionKey, prev *Manifes
 		src, ok := sources[key]
 		if !ok {
 			src = &Source{Topic: f.Source.Topic, Partition: f.Source.Partition, FirstOffset: f.Source.FirstOffset, LastOffset: f.Source.LastOffset}
+			src.Objects = f.Source.Objects
 			sources[key] = src
 		}
-		src.FirstOffset = min(src.FirstOffset, f.Source.FirstOffset)
-		src.LastOffset = max(src.LastOffset, f.Source.LastOffset)
+		src.widen(f.Source)
 		src.Files++
 		src.Rows += f.Rows
 	}
@@ -317,13 +403,17 @@ func (s *Sealer) build(ctx context.Context, k schema.PartitionKey, prev *Manifes
 		}
 		return m.Sources[i].Partition < m.Sources[j].Partition
 	})
-	m.Watermark = &Watermark{LatenessSeconds: d.Lateness}
-	for _, st := range d.States {
-		pm := PartitionMark{Topic: st.Topic, Partition: st.Partition, NextOffset: st.Next, EndOffset: st.End, CaughtUp: st.CaughtUp()}
-		if st.Watermark > 0 {
-			pm.Watermark = time.Unix(st.Watermark, 0).UTC().Format(time.RFC3339)
+	if d.Mark != nil {
+		m.Watermark = d.Mark(k)
+	} else {
+		m.Watermark = &Watermark{LatenessSeconds: d.Lateness}
+		for _, st := range d.States {
+			pm := PartitionMark{Topic: st.Topic, Partition: st.Partition, NextOffset: st.Next, EndOffset: st.End, CaughtUp: st.CaughtUp()}
+			if st.Watermark > 0 {
+				pm.Watermark = time.Unix(st.Watermark, 0).UTC().Format(time.RFC3339)
+			}
+			m.Watermark.Partitions = append(m.Watermark.Partitions, pm)
 		}
-		m.Watermark.Partitions = append(m.Watermark.Partitions, pm)
 	}
 	if s.cfg.DeadLetterPrefix != "" {
 		dl, err := s.deadLetters(ctx, k.Hour)
@@ -336,7 +426,8 @@ func (s *Sealer) build(ctx context.Context, k schema.PartitionKey, prev *Manifes
 }
 
 // deadLetters counts the dead letters stored for the hour (JSON Lines
-// objects under the dead-letter prefix, by Kafka message time).
+// objects under the dead-letter prefix, by Kafka message time, or for a
+// backfill by the time in the archive object's name).
 func (s *Sealer) deadLetters(ctx context.Context, hour int64) (*DeadLetters, error) {
 	t := time.Unix(hour, 0).UTC()
 	dir := fmt.Sprintf("%s/year=%04d/month=%02d/day=%02d/hour=%02d/", s.cfg.DeadLetterPrefix, t.Year(), int(t.Month()), t.Day(), t.Hour())
@@ -344,7 +435,7 @@ func (s *Sealer) deadLetters(ctx context.Context, hour int64) (*DeadLetters, err
 	if err != nil {
 		return nil, fmt.Errorf("list dead letters %s: %w", dir, err)
 	}
-	dl := &DeadLetters{Attribution: "Kafka message time of the hour, all accounts (a dead letter has no trusted account)", Objects: []string{}}
+	dl := &DeadLetters{Attribution: s.cfg.DeadLetterAttribution, Objects: []string{}}
 	for _, o := range objs {
 		b, err := s.store.Get(ctx, o.Key)
 		if err != nil {

@@ -1,7 +1,6 @@
-// Package source consumes a Kafka topic as a member of a consumer group with
-// segmentio/kafka-go. It uses the ConsumerGroup/Generation API for
-// assignments and commits, and reads each assigned partition in batches over
-// its own connection to the partition leader (the per-message Reader path is
-// 15-30x slower). It never commits on its own: the handler commits an offset
-// once the data below it is durable.
+// Package source holds what every source shares: the Runner, Stream and
+// Reader interfaces through which the pipeline runs a source without
+// knowing which one (stages/source/kafka, a consumer group's partitions;
+// stages/source/archive, the folders of an S3 flow-log archive), and the
+// metrics of the messages a source delivered.
 package source

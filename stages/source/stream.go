@@ -2,8 +2,6 @@ package source
 
 import (
 	"context"
-	"net/url"
-	"strconv"
 	"time"
 
 	"flowlake/schema"
@@ -63,36 +61,3 @@ type Runner interface {
 	// before another owner may take it over (0: no other owner can).
 	Fence() time.Duration
 }
-
-// RunStreams implements Runner: each assigned partition is a stream.
-func (s *Source) RunStreams(ctx context.Context, h StreamHandler) error {
-	return s.Run(ctx, func(ctx context.Context, a *Assignment) error { return h(ctx, a) })
-}
-
-// Fence implements Runner: after the session timeout the coordinator may
-// give a revoked partition to another member; two thirds of it leave room.
-func (s *Source) Fence() time.Duration { return s.cfg.SessionTimeout * 2 / 3 }
-
-// ID implements Stream.
-func (a *Assignment) ID() StreamID { return StreamID{Topic: a.Topic, Partition: a.Partition} }
-
-// CheckpointKey implements Stream:
-// `_flowlake/checkpoints/<group>/<topic>/<partition>.json`.
-func (a *Assignment) CheckpointKey() string {
-	return CheckpointKey(a.group, a.Topic, a.Partition)
-}
-
-// CheckpointKey is where a consumer group keeps a partition's progress
-// record: `_flowlake/checkpoints/<group>/<topic>/<partition>.json`.
-func CheckpointKey(group, topic string, partition int) string {
-	return "_flowlake/checkpoints/" + url.PathEscape(group) + "/" + url.PathEscape(topic) + "/" + strconv.Itoa(partition) + ".json"
-}
-
-// Resume implements Stream: the group's committed offset.
-func (a *Assignment) Resume() int64 { return a.Committed }
-
-// Open implements Stream.
-func (a *Assignment) Open(start int64, _ int) Reader { return a.src.Fetcher(a, start) }
-
-// Placement implements Stream: Kafka messages say nothing of it.
-func (a *Assignment) Placement() (string, string) { return "", "" }

@@ -126,6 +126,12 @@ type Source struct {
 	mu      sync.Mutex
 	streams map[string]*stream // by stream topic, for dead letters
 	plan    []*folderPlan
+	// around are the folders of the days adjoining the range (listed, not
+	// read: sealing asks whether an earlier run made them durable), and
+	// listedAt when the listing was made.
+	around   []*folderPlan
+	listedAt time.Time
+	byTopic  map[string]*folderPlan // plan and around, by stream topic
 }
 
 // New returns a source reading with client and keeping its manifests in
@@ -160,7 +166,22 @@ type folderPlan struct {
 	folder   Folder
 	objects  []Object
 	manifest *manifest
+	// status is the folder's progress in this run (guarded by Source.mu).
+	status folderStatus
+	sealed bool
+	// spans are the objects' delivery times for sealing, built from
+	// spansOf (the manifest, or the listing when nil).
+	spans   *spanIndex
+	spansOf *manifest
 }
+
+type folderStatus int
+
+const (
+	folderWaiting  folderStatus = iota // not started in this run
+	folderRunning                      // its stream runs or ran (see its checkpoint)
+	folderComplete                     // every object durable (this run or an earlier one)
+)
 
 // root is the key prefix holding AWSLogs/.
 func (s *Source) root() string {
@@ -178,10 +199,32 @@ func (s *Source) Plan(ctx context.Context) ([]*folderPlan, error) {
 		return s.plan, nil
 	}
 	l := &lister{client: s.client, bucket: s.cfg.Bucket, retry: s.retry}
-	folders, err := l.discover(ctx, s.root(), s.cfg.Filter)
+	s.listedAt = time.Now()
+	// The days adjoining the range are listed too (sealing needs to know
+	// which folders they hold), which costs no listing but a month's or a
+	// year's at most: days are listed per month.
+	wide := s.cfg.Filter
+	if r := &wide.Range; !r.Since.IsZero() {
+		r.Since = r.Since.AddDate(0, 0, -1)
+	}
+	if r := &wide.Range; !r.Until.IsZero() {
+		r.Until = r.Until.AddDate(0, 0, 1)
+	}
+	all, err := l.discover(ctx, s.root(), wide)
 	if err != nil {
 		return nil, fmt.Errorf("list s3://%s/%s: %w", s.cfg.Bucket, s.root(), err)
 	}
+	var folders []Folder
+	for _, f := range all {
+		if s.cfg.Filter.Range.overlaps(f.Day, f.Day.AddDate(0, 0, 1)) {
+			folders = append(folders, f)
+		} else {
+			s.around = append(s.around, &folderPlan{folder: f})
+		}
+	}
+	// Day by day, so that every folder an hour's records may sit in is
+	// done early and hours seal as the run goes.
+	sort.SliceStable(folders, func(i, j int) bool { return folders[i].Day.Before(folders[j].Day) })
 	plans := make([]*folderPlan, len(folders))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(16)
@@ -312,12 +355,14 @@ func (s *Source) runFolder(ctx context.Context, p *folderPlan, h source.StreamHa
 			s.stats.skippedBytes.Add(o.Size)
 		}
 		s.stats.foldersDone.Add(1)
+		s.setStatus(p, m, folderComplete)
 		return nil
 	}
 	st := &stream{src: s, folder: p.folder, objects: m.Objects, manifest: m, committed: -1}
 	s.mu.Lock()
 	s.streams[st.ID().Topic] = st
 	s.mu.Unlock()
+	s.setStatus(p, m, folderRunning)
 	if err := h(ctx, st); err != nil {
 		return fmt.Errorf("folder %s: %w", p.folder.Prefix, err)
 	}
@@ -329,6 +374,7 @@ func (s *Source) runFolder(ctx context.Context, p *folderPlan, h source.StreamHa
 		return err
 	}
 	s.stats.foldersDone.Add(1)
+	s.setStatus(p, m, folderComplete)
 	return nil
 }
 
@@ -341,7 +387,11 @@ type manifest struct {
 	Objects []Object `json:"objects"`
 	// Done is how many objects (from the first) are durable in the sink;
 	// all of them once the folder is complete.
-	Done    int    `json:"done"`
+	Done int `json:"done"`
+	// Sealed is set once the folder is complete and every hour it wrote
+	// into has a manifest listing its files: sealing no longer needs its
+	// checkpoint.
+	Sealed  bool   `json:"sealed,omitempty"`
 	Updated string `json:"updated"`
 }
 
@@ -387,7 +437,9 @@ func (s *Source) loadManifest(ctx context.Context, p *folderPlan) (*manifest, er
 
 func (s *Source) storeManifest(ctx context.Context, f Folder, m *manifest) error {
 	m.Updated = time.Now().UTC().Format(time.RFC3339)
+	s.mu.Lock()
 	b, err := json.Marshal(m)
+	s.mu.Unlock()
 	if err != nil {
 		return fmt.Errorf("encode manifest: %w", err)
 	}

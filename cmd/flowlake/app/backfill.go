@@ -1,4 +1,4 @@
-package pipeline
+package app
 
 import (
 	"context"
@@ -59,6 +59,10 @@ func BuildBackfill(ctx context.Context, c *config.Config, logger *slog.Logger, t
 	})
 	if err != nil {
 		return nil, nil, err
+	}
+	if err := app.Pipeline.SealBackfill(src, c.DLQ == ""); err != nil {
+		app.Close()
+		return nil, nil, fmt.Errorf("seal: %w", err)
 	}
 	return app, src, nil
 }

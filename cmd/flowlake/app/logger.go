@@ -1,11 +1,34 @@
-package pipeline
+package app
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"sync"
 	"time"
 )
+
+// NewLogger returns a slog logger writing text or JSON at level, with
+// repeated warnings sampled (LimitHandler). Call FlushLogger before
+// exiting so counts of suppressed messages are written.
+func NewLogger(w io.Writer, level, format string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	opts := &slog.HandlerOptions{Level: l}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
+	if format == "json" {
+		h = slog.NewJSONHandler(w, opts)
+	}
+	return slog.New(NewLimitHandler(h, LogBurst, LogWindow))
+}
+
+// FlushLogger writes the counts of suppressed messages of a logger made by
+// NewLogger (or any logger over a LimitHandler); others are left alone.
+func FlushLogger(l *slog.Logger) {
+	if h, ok := l.Handler().(*LimitHandler); ok {
+		h.Flush()
+	}
+}
 
 // Repeated warnings are sampled: per message, the first LogBurst records
 // of every LogWindow are written and the rest counted. The count is

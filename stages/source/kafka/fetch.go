@@ -1,4 +1,4 @@
-package source
+package kafka
 
 import (
 	"context"
@@ -127,7 +127,7 @@ func (f *Fetcher) read(buf []schema.Message) ([]schema.Message, error) {
 		if m.Offset < f.offset {
 			continue
 		}
-		buf = append(buf, schema.Message{Offset: m.Offset, Value: m.Value, Time: m.Time})
+		buf = append(schema.Reserve(buf, 1), schema.Message{Offset: m.Offset, Value: m.Value, Time: m.Time})
 		f.offset = m.Offset + 1
 	}
 	if err := b.Close(); err != nil {

@@ -1,4 +1,4 @@
-package source_test
+package kafka_test
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 
 	"flowlake/internal/testenv"
 	"flowlake/schema"
-	"flowlake/stages/source"
+	source "flowlake/stages/source/kafka"
 )
 
 func TestAuthValidate(t *testing.T) {

@@ -1,0 +1,72 @@
+package schema
+
+import (
+	"fmt"
+	"testing"
+)
+
+// TestChain: a chain keeps rows in segments of about its segment size,
+// takes its segments after the first from its source, and reports the rows'
+// positions, times, size and memory as one block holding them would.
+func TestChain(t *testing.T) {
+	l := NewLayout(DefaultFormat, Enrichment{})
+	p := NewParser(DefaultFormat, 0)
+	piece := func(lo, hi int) *Block {
+		b := NewBlock(l)
+		for i := lo; i < hi; i++ {
+			var r Record
+			line := fmt.Sprintf("2 123456789010 eni-%08x 10.0.0.%d 10.0.1.1 %d 443 6 %d %d %d %d ACCEPT OK", i%40, i%250, 1000+i, i, i*10, 1700000000+i%977, 1700000060+i)
+			if err := p.Parse([]byte(line), &r); err != nil {
+				t.Fatal(err)
+			}
+			b.Append(&r, Pos{Offset: int64(i)}, r.Int[Start])
+		}
+		return b
+	}
+	whole := piece(0, 3000)
+	taken := 0
+	c := NewChain(l, 8<<10, func(l *Layout) *Block { taken++; return NewBlock(l) })
+	for lo := 0; lo < 3000; lo += 100 {
+		c.AppendBlock(piece(lo, lo+100))
+	}
+	if c.Len() != whole.Len() || c.First != whole.First || c.Last != whole.Last || c.MinTime != whole.MinTime || c.MaxTime != whole.MaxTime {
+		t.Fatalf("chain len %d first %v last %v times %d-%d; block %d %v %v %d-%d",
+			c.Len(), c.First, c.Last, c.MinTime, c.MaxTime, whole.Len(), whole.First, whole.Last, whole.MinTime, whole.MaxTime)
+	}
+	if len(c.Blocks) < 3 || taken != len(c.Blocks)-1 {
+		t.Fatalf("%d segments, %d taken from the source: want several, all but the first taken", len(c.Blocks), taken)
+	}
+	mem, rows := 0, 0
+	for i, b := range c.Blocks {
+		mem += b.Mem()
+		rows += b.Len()
+		if i < len(c.Blocks)-1 && b.Size() < 8<<10 {
+			t.Fatalf("segment %d holds %d bytes, under the segment size", i, b.Size())
+		}
+	}
+	if rows != c.Len() || c.Mem() < mem {
+		t.Fatalf("segments hold %d rows and %d bytes; chain says %d rows, %d bytes", rows, mem, c.Len(), c.Mem())
+	}
+	row := 0
+	for _, b := range c.Blocks {
+		for r := range b.Len() {
+			for col, cl := range l.Columns {
+				same := b.Valid(col, r) == whole.Valid(col, row)
+				if cl.Kind == KindString {
+					same = same && string(b.Bytes(col, r)) == string(whole.Bytes(col, row))
+				} else {
+					same = same && b.Int(col, r) == whole.Int(col, row)
+				}
+				if !same {
+					t.Fatalf("row %d column %s differs", row, cl.Name)
+				}
+			}
+			row++
+		}
+	}
+	segments, released := len(c.Blocks), 0
+	c.Release(func(*Block) { released++ })
+	if released != segments || c.Len() != 0 || len(c.Blocks) != 0 {
+		t.Fatalf("released %d of %d segments; %d rows left", released, segments, c.Len())
+	}
+}
