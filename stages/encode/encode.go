@@ -108,7 +108,11 @@ func (e *Encoder) Encode(out *bytes.Buffer, blocks []*schema.Block, meta map[str
 	}
 	sort.Strings(keys)
 	pool := e.writerPool(layout, keys)
-	w, _ := pool.Get().(*parquet.Writer)
+	var w *parquet.Writer
+	reuse := !hasEmptyString(blocks)
+	if reuse {
+		w, _ = pool.Get().(*parquet.Writer)
+	}
 	if w == nil {
 		opts := []parquet.WriterOption{
 			e.schema(layout),
@@ -142,6 +146,8 @@ func (e *Encoder) Encode(out *bytes.Buffer, blocks []*schema.Block, meta map[str
 		return fmt.Errorf("close parquet writer: %w", err)
 	}
 	release(w)
-	pool.Put(w)
+	if reuse {
+		pool.Put(w)
+	}
 	return nil
 }

@@ -127,21 +127,25 @@ func testLayouts(t testing.TB) []layoutCase {
 	}
 }
 
-// TestEncodeEmptyStrings covers the one way a reused writer's file differs
-// from a new writer's: parquet-go v0.32.0 reads the bounds of a page whose
-// non-null values are all empty strings from its byte buffer, and writes no
-// min/max into that page's header when the buffer was never allocated (a
-// new writer), min = max = "" when it was (a reused one). Both are valid;
-// readers see the same cells, and the footer's column index is the same.
+// TestEncodeEmptyStrings: files holding empty strings, between files that
+// do not, come out as the reference writes them (a reused parquet-go writer
+// would put min = max = "" into the header of a page of empty strings,
+// where a new one puts none), and read back right.
 func TestEncodeEmptyStrings(t *testing.T) {
 	l := schema.NewLayout(schema.DefaultFormat, schema.Enrichment{Enabled: true})
 	defer debug.SetGCPercent(debug.SetGCPercent(-1))
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
-	e, err := New(Config{})
+	cfg := Config{Codec: "snappy", PageBytes: 4 << 10}
+	e, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i, n := range []int{1, 5000, 4097} {
+	ref, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := bytes.Repeat([]byte("x/"), 200)
+	for i, n := range []int{1, 70, 4097, 4097, 300} {
 		b := schema.NewBlock(l)
 		var r schema.Record
 		for row := range n {
@@ -150,18 +154,26 @@ func TestEncodeEmptyStrings(t *testing.T) {
 				switch {
 				case col.Kind != schema.KindString:
 					r.SetInt(col.Field, int64(row))
-				case c%3 == 0 || row%7 != 0:
-					r.SetStr(col.Field, nil)
+				case i < 2:
+					r.SetStr(col.Field, long[:1+row%50]) // files without empty strings first
+				case row == 4096 || (i == 3 && c%3 == 0):
+					r.SetStr(col.Field, nil) // a last page of one empty string; whole columns of them
 				case c%3 == 1:
-					r.SetStr(col.Field, []byte("a"))
+					r.SetStr(col.Field, long)
 				}
 			}
 			b.Append(&r, schema.Pos{Offset: int64(row)}, 0)
 		}
-		var out bytes.Buffer
+		var out, want bytes.Buffer
 		meta := map[string]string{"file": fmt.Sprint(i)}
 		if err := e.Encode(&out, []*schema.Block{b}, meta); err != nil {
 			t.Fatal(err)
+		}
+		if err := encodeReference(ref, &want, []*schema.Block{b}, meta); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(out.Bytes(), want.Bytes()) {
+			t.Fatalf("file %d of %d rows differs from the reference", i, n)
 		}
 		checkParquetGo(t, out.Bytes(), b, meta, false)
 		checkArrow(t, out.Bytes(), b, meta, false)

@@ -17,6 +17,12 @@ import (
 // metadata keys (a reused writer replaces the values of the keys it was
 // made with, in the same order), in a sync.Pool, so that idle writers are
 // memory the collector can take back.
+//
+// A file holding an empty string is written by a new writer: parquet-go
+// (v0.32.0) takes a page's bounds from its byte buffer, so a page whose
+// values are all empty strings gets no min/max in its header from a new
+// writer (the buffer is nil) and min = max = "" from a reused one. Such
+// files keep the bytes a new writer gives, whatever ran before.
 type writerKey struct {
 	layout uint64
 	keys   string
@@ -48,3 +54,26 @@ func release(w *parquet.Writer) {
 	}
 	w.Reset(io.Discard)
 }
+
+// hasEmptyString reports whether a string column of blocks holds an empty
+// string.
+func hasEmptyString(blocks []*schema.Block) bool {
+	for _, b := range blocks {
+		for c, col := range b.Layout.Columns {
+			if col.Kind != schema.KindString {
+				continue
+			}
+			d := b.Column(c)
+			prev := uint32(0)
+			for i, end := range d.Ends {
+				if end == prev && (d.Dict || valid(d.Valid, i)) {
+					return true
+				}
+				prev = end
+			}
+		}
+	}
+	return false
+}
+
+func valid(bits []uint64, row int) bool { return bits[row>>6]&(1<<(row&63)) != 0 }
