@@ -36,9 +36,13 @@ type Encoder struct {
 	cfg     Config
 	codec   compress.Codec
 	schemas sync.Map // layout ID -> *parquet.Schema
+	writers sync.Map // writerKey -> *sync.Pool of closed *parquet.Writer
 	scratch sync.Pool
 }
 
+// chunkRows is the number of rows handed to a column writer at once. The
+// writer closes a page when its buffer is full after a call, so this also
+// sets how far past PageBytes a page may grow.
 const chunkRows = 4096
 
 // defaultPageBytes is the default target size of a data page.
@@ -70,7 +74,7 @@ func New(cfg Config) (*Encoder, error) {
 	if e.cfg.PageBytes <= 0 {
 		e.cfg.PageBytes = defaultPageBytes
 	}
-	e.scratch.New = func() any { s := make([]parquet.Value, chunkRows); return &s }
+	e.scratch.New = func() any { return &scratch{vals: make([]parquet.Value, chunkRows)} }
 	return e, nil
 }
 
@@ -93,72 +97,57 @@ func (e *Encoder) Encode(out *bytes.Buffer, blocks []*schema.Block, meta map[str
 		return fmt.Errorf("encode: no rows")
 	}
 	layout := blocks[0].Layout
-	sch := e.schema(layout)
-	opts := []parquet.WriterOption{
-		sch,
-		parquet.Compression(e.codec),
-		parquet.DataPageVersion(1),
-		parquet.PageBufferSize(e.cfg.PageBytes),
-		parquet.CreatedBy("flowlake", Version, ""),
-		parquet.DataPageStatistics(true),
+	for _, b := range blocks {
+		if b.Layout != layout {
+			return fmt.Errorf("encode: blocks of different layouts")
+		}
 	}
 	keys := make([]string, 0, len(meta))
 	for k := range meta {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	for _, k := range keys {
-		opts = append(opts, parquet.KeyValueMetadata(k, meta[k]))
+	pool := e.writerPool(layout, keys)
+	var w *parquet.Writer
+	reuse := !hasEmptyString(blocks)
+	if reuse {
+		w, _ = pool.Get().(*parquet.Writer)
 	}
-	w := parquet.NewWriter(out, opts...)
+	if w == nil {
+		opts := []parquet.WriterOption{
+			e.schema(layout),
+			parquet.Compression(e.codec),
+			parquet.DataPageVersion(1),
+			parquet.PageBufferSize(e.cfg.PageBytes),
+			parquet.CreatedBy("flowlake", Version, ""),
+			parquet.DataPageStatistics(true),
+		}
+		for _, k := range keys {
+			opts = append(opts, parquet.KeyValueMetadata(k, meta[k]))
+		}
+		w = parquet.NewWriter(out, opts...)
+	} else {
+		w.Reset(out)
+		for _, k := range keys {
+			w.SetKeyValueMetadata(k, meta[k])
+		}
+	}
 	cws := w.ColumnWriters()
-	sp := e.scratch.Get().(*[]parquet.Value)
-	defer e.scratch.Put(sp)
-	vals := *sp
-	dash := []byte("-")
+	sc := e.scratch.Get().(*scratch)
+	defer e.scratch.Put(sc)
 	for c, col := range layout.Columns {
-		if err := e.column(cws[c], blocks, c, col, vals, dash); err != nil {
-			return err
+		for _, b := range blocks {
+			if err := sc.writeColumn(cws[c], b, c, e.cfg.DashStrings); err != nil {
+				return fmt.Errorf("write column %s: %w", col.Name, err)
+			}
 		}
 	}
 	if err := w.Close(); err != nil {
 		return fmt.Errorf("close parquet writer: %w", err)
 	}
-	return nil
-}
-
-// column writes column c of every block.
-func (e *Encoder) column(cw *parquet.ColumnWriter, blocks []*schema.Block, c int, col schema.Column, vals []parquet.Value, dash []byte) error {
-	for _, b := range blocks {
-		if b.Layout != blocks[0].Layout {
-			return fmt.Errorf("encode: blocks of different layouts")
-		}
-		n := b.Len()
-		for lo := 0; lo < n; lo += chunkRows {
-			hi := min(lo+chunkRows, n)
-			v := vals[:hi-lo]
-			for row := lo; row < hi; row++ {
-				var pv parquet.Value
-				if b.Valid(c, row) {
-					switch col.Kind {
-					case schema.KindInt32:
-						pv = parquet.Int32Value(int32(b.Int(c, row))).Level(0, 1, c)
-					case schema.KindInt64:
-						pv = parquet.Int64Value(b.Int(c, row)).Level(0, 1, c)
-					default:
-						pv = parquet.ByteArrayValue(b.Bytes(c, row)).Level(0, 1, c)
-					}
-				} else if e.cfg.DashStrings && col.Kind == schema.KindString {
-					pv = parquet.ByteArrayValue(dash).Level(0, 1, c)
-				} else {
-					pv = parquet.NullValue().Level(0, 0, c)
-				}
-				v[row-lo] = pv
-			}
-			if _, err := cw.WriteRowValues(v); err != nil {
-				return fmt.Errorf("write column %s: %w", col.Name, err)
-			}
-		}
+	release(w)
+	if reuse {
+		pool.Put(w)
 	}
 	return nil
 }
