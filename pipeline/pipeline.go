@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -253,6 +254,10 @@ func New(cfg Config, deps Deps, logger *slog.Logger, reg prometheus.Registerer) 
 	p.blockShare = poolShare(p.mem.limit) - p.arrays.max
 	p.blocks = schema.NewBlockPool(p.blockShare)
 	p.output.Mem = p.mem.addEncoding
+	// Writers kept for reuse between files hold their buffers: at most a
+	// 32nd of the budget's worth is kept, and counted for the whole run.
+	enc.SetMaxIdle(int(min(int64(runtime.GOMAXPROCS(0)), p.mem.limit/32/encode.IdleWriterBytes)))
+	p.mem.addEncoding(enc.IdleBytes())
 	p.metrics = newMetrics(reg, pool, p.mem.batchBytes)
 	logger.Info("memory budget", "memory_limit", cfg.MemoryLimit, "counted", p.mem.limit, "fetch", p.mem.fetchLimit, "batches", p.mem.batchLimit)
 	p.observe = newObserved(reg, p)

@@ -36,7 +36,7 @@ type Encoder struct {
 	cfg     Config
 	codec   compress.Codec
 	schemas sync.Map // layout ID -> *parquet.Schema
-	writers sync.Map // writerKey -> *sync.Pool of closed *parquet.Writer
+	idle    idleWriters
 	scratch sync.Pool
 }
 
@@ -51,6 +51,7 @@ const defaultPageBytes = 1 << 20
 // New validates cfg and returns an Encoder.
 func New(cfg Config) (*Encoder, error) {
 	e := &Encoder{cfg: cfg}
+	e.idle.max = runtime.GOMAXPROCS(0) // as many as encode at once
 	switch cfg.Codec {
 	case "", "zstd":
 		pageBytes := cfg.PageBytes
@@ -107,11 +108,15 @@ func (e *Encoder) Encode(out *bytes.Buffer, blocks []*schema.Block, meta map[str
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	pool := e.writerPool(layout, keys)
+	wk := writerKeyOf(layout, keys)
 	var w *parquet.Writer
-	reuse := !hasEmptyString(blocks)
+	size := 0
+	for _, b := range blocks {
+		size += b.Size()
+	}
+	reuse := size <= reuseBytes && !hasEmptyString(blocks)
 	if reuse {
-		w, _ = pool.Get().(*parquet.Writer)
+		w = e.idle.get(wk)
 	}
 	if w == nil {
 		opts := []parquet.WriterOption{
@@ -145,9 +150,9 @@ func (e *Encoder) Encode(out *bytes.Buffer, blocks []*schema.Block, meta map[str
 	if err := w.Close(); err != nil {
 		return fmt.Errorf("close parquet writer: %w", err)
 	}
-	release(w)
 	if reuse {
-		pool.Put(w)
+		release(w)
+		e.idle.put(wk, w)
 	}
 	return nil
 }

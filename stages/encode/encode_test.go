@@ -163,3 +163,39 @@ func TestEncodeChain(t *testing.T) {
 		}
 	}
 }
+
+// TestIdleWritersBounded: a writer is kept only after a small file, and
+// no more than the bound wait at once (IdleBytes, which the memory budget
+// counts, holds).
+func TestIdleWritersBounded(t *testing.T) {
+	e, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	small := block(t, 100)
+	if err := e.Encode(&out, []*schema.Block{small}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if e.idle.n != 1 {
+		t.Fatalf("%d idle writers after a small file, want 1", e.idle.n)
+	}
+	big := block(t, 20_000)
+	if big.Size() <= reuseBytes {
+		t.Fatalf("test block of %d bytes is not larger than %d", big.Size(), reuseBytes)
+	}
+	out.Reset()
+	if err := e.Encode(&out, []*schema.Block{big}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if e.idle.n != 1 {
+		t.Fatalf("%d idle writers after a large file, want still 1 (its writer is not kept)", e.idle.n)
+	}
+	k := writerKeyOf(small.Layout, nil)
+	for range e.idle.max + 3 {
+		e.idle.put(k, nil)
+	}
+	if e.idle.n != e.idle.max || e.IdleBytes() != int64(e.idle.max)*IdleWriterBytes {
+		t.Fatalf("%d idle writers kept, bound %d", e.idle.n, e.idle.max)
+	}
+}

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"runtime"
-	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
@@ -133,8 +131,6 @@ func testLayouts(t testing.TB) []layoutCase {
 // where a new one puts none), and read back right.
 func TestEncodeEmptyStrings(t *testing.T) {
 	l := schema.NewLayout(schema.DefaultFormat, schema.Enrichment{Enabled: true})
-	defer debug.SetGCPercent(debug.SetGCPercent(-1))
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	cfg := Config{Codec: "snappy", PageBytes: 4 << 10}
 	e, err := New(cfg)
 	if err != nil {
@@ -195,8 +191,6 @@ func TestEncodeMatchesReference(t *testing.T) {
 	sizes := []int{1, 70, 4097, 300}
 	keys := []string{"a", "flowlake.first_offset", "flowlake.topic"}
 	seed := uint64(1)
-	// With one P the goroutine always finds what it put in its sync.Pool.
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	for _, lc := range testLayouts(t) {
 		for _, cfg := range configs {
 			t.Run(fmt.Sprintf("%s/%s/dash=%v/page=%d", lc.name, cfg.Codec, cfg.DashStrings, cfg.PageBytes), func(t *testing.T) {
@@ -222,24 +216,21 @@ func TestEncodeMatchesReference(t *testing.T) {
 					metas[i] = map[string]string{"flowlake.topic": "flows", "flowlake.first_offset": fmt.Sprint(seed), "a": ""}
 				}
 				got, want := make([]bytes.Buffer, len(sizes)), make([]bytes.Buffer, len(sizes))
-				// Every file after the first is written by a reused writer:
-				// no collection may empty the pool in between.
-				gc := debug.SetGCPercent(-1)
+				// Every file after the first is written by a reused writer.
 				for i, in := range inputs {
 					got[i].WriteString("prefix") // Encode appends to out
 					if err := e.Encode(&got[i], in, metas[i]); err != nil {
 						t.Fatal(err)
 					}
-					if w, _ := e.writerPool(lc.l, keys).Get().(*parquet.Writer); w == nil {
+					if w := e.idle.get(writerKeyOf(lc.l, keys)); w == nil {
 						t.Fatal("the writer was not kept for reuse")
 					} else {
-						e.writerPool(lc.l, keys).Put(w)
+						e.idle.put(writerKeyOf(lc.l, keys), w)
 					}
 					if err := encodeReference(ref, &want[i], in, metas[i]); err != nil {
 						t.Fatal(err)
 					}
 				}
-				debug.SetGCPercent(gc)
 				for i, b := range blocks {
 					file, ok := bytes.CutPrefix(got[i].Bytes(), []byte("prefix"))
 					if !ok || !bytes.Equal(file, want[i].Bytes()) {

@@ -13,10 +13,14 @@ import (
 // Writers are reused across files: a new parquet.Writer starts with empty
 // column buffers that grow (copy and zero) to a page each, for every file,
 // which cost about a third of an encode. A closed writer keeps them; Reset
-// points it at the next file. Writers are pooled per layout and set of
+// points it at the next file. Writers are kept per layout and set of
 // metadata keys (a reused writer replaces the values of the keys it was
-// made with, in the same order), in a sync.Pool, so that idle writers are
-// memory the collector can take back.
+// made with, in the same order).
+//
+// Idle writers are memory, so they are bounded: at most maxIdle wait at
+// once, and only a writer whose file's rows took at most reuseBytes in
+// memory is kept (its buffers hold about that much; a larger file pays for
+// a new writer anyway). IdleBytes is that bound, for the memory budget.
 //
 // A file holding an empty string is written by a new writer: parquet-go
 // (v0.32.0) takes a page's bounds from its byte buffer, so a page whose
@@ -28,13 +32,60 @@ type writerKey struct {
 	keys   string
 }
 
-func (e *Encoder) writerPool(l *schema.Layout, keys []string) *sync.Pool {
-	k := writerKey{layout: l.ID, keys: strings.Join(keys, "\x00")}
-	if p, ok := e.writers.Load(k); ok {
-		return p.(*sync.Pool)
+// reuseBytes is the largest file (rows' bytes in memory) whose writer is
+// kept for reuse.
+const reuseBytes = 1 << 20
+
+// IdleWriterBytes bounds the memory of one writer kept for reuse: about
+// twice the rows' bytes of the file it last wrote (values, levels and
+// dictionary).
+const IdleWriterBytes = 2 * reuseBytes
+
+// idleWriters holds the closed writers waiting for reuse.
+type idleWriters struct {
+	mu   sync.Mutex
+	free map[writerKey][]*parquet.Writer
+	n    int
+	max  int
+}
+
+func (iw *idleWriters) get(k writerKey) *parquet.Writer {
+	iw.mu.Lock()
+	defer iw.mu.Unlock()
+	fl := iw.free[k]
+	if len(fl) == 0 {
+		return nil
 	}
-	p, _ := e.writers.LoadOrStore(k, new(sync.Pool))
-	return p.(*sync.Pool)
+	w := fl[len(fl)-1]
+	fl[len(fl)-1] = nil
+	iw.free[k] = fl[:len(fl)-1]
+	iw.n--
+	return w
+}
+
+// put keeps w unless maxIdle writers already wait.
+func (iw *idleWriters) put(k writerKey, w *parquet.Writer) {
+	iw.mu.Lock()
+	defer iw.mu.Unlock()
+	if iw.n >= iw.max {
+		return
+	}
+	if iw.free == nil {
+		iw.free = make(map[writerKey][]*parquet.Writer)
+	}
+	iw.free[k] = append(iw.free[k], w)
+	iw.n++
+}
+
+// IdleBytes bounds the memory of the writers kept for reuse.
+func (e *Encoder) IdleBytes() int64 { return int64(e.idle.max) * IdleWriterBytes }
+
+// SetMaxIdle sets how many writers may wait for reuse (0: none), before
+// the first Encode. By default, as many as encode at once.
+func (e *Encoder) SetMaxIdle(n int) { e.idle.max = max(n, 0) }
+
+func writerKeyOf(l *schema.Layout, keys []string) writerKey {
+	return writerKey{layout: l.ID, keys: strings.Join(keys, "\x00")}
 }
 
 // release readies a closed writer for the pool. parquet-go's Writer.Reset
