@@ -3,6 +3,7 @@ package exactlyonce
 import (
 	"context"
 	"encoding/json"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -100,6 +101,15 @@ func TestPermanentErrorMidRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	gone := time.Now()
+	// A PUT the gateway accepted before the rename can create the bucket's
+	// folder again when it writes its object: the bucket would be back. Its
+	// files are moved in with the others until the folder stays away.
+	for time.Since(gone) < 3*time.Second {
+		if err := mergeInto(bucketDir, movedDir); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	if !in.wait(30 * time.Second) {
 		t.Fatalf("still running 30s after the bucket disappeared:\n%s", in.log.tail(20))
 	}
@@ -142,4 +152,30 @@ func TestPermanentErrorMidRun(t *testing.T) {
 	got := readS3Lake(t, s3srv, "lake", "")
 	verify(t, want, got)
 	checkCommitted(t, k, group, want.ends, got)
+}
+
+// mergeInto moves every file under dir (if it exists) to the same path
+// under into, then removes dir.
+func mergeInto(dir, into string) error {
+	if _, err := os.Stat(dir); os.IsNotExist(err) {
+		return nil
+	}
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(dir, path)
+		if err != nil {
+			return err
+		}
+		dst := filepath.Join(into, rel)
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return err
+		}
+		return os.Rename(path, dst)
+	})
+	if err != nil {
+		return err
+	}
+	return os.RemoveAll(dir)
 }
