@@ -1,11 +1,7 @@
 package pipeline_test
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -16,6 +12,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"flowlake/internal/testenv"
+	"flowlake/internal/testenv/sealcheck"
 	"flowlake/pipeline"
 	"flowlake/stages/generate"
 	"flowlake/stages/seal"
@@ -122,77 +119,26 @@ func contains(list []string, s string) bool {
 }
 
 // checkManifests checks every hour folder under dir against its latest
-// manifest with arrow's reader: names, sizes, SHA-256, rows. It returns
-// the manifests by folder. wantRev > 0 also requires that revision.
-// Folders ending in open must have no manifest.
+// manifest (sealcheck.Lake: names, sizes, SHA-256, rows read with arrow),
+// and that every file carries its Kafka partition and every manifest the
+// watermarks of the topic's 4 partitions. It returns the manifests by
+// folder. wantRev > 0 also requires that revision. Folders ending in open
+// must have no manifest.
 func checkManifests(t *testing.T, dir string, wantRev int, open string) map[string]*seal.Manifest {
 	t.Helper()
-	out := map[string]*seal.Manifest{}
-	files := testenv.ReadParquetDir(t, dir)
-	byFolder := map[string][]string{}
-	for rel := range files {
-		f := filepath.ToSlash(rel)
-		folder, _ := seal.SplitKey(f)
-		byFolder[folder] = append(byFolder[folder], f)
+	out := sealcheck.Lake(t, dir, func(folder string) bool { return strings.HasSuffix(folder, open) })
+	for key, pf := range testenv.ReadParquetDir(t, dir) {
+		if pf.KeyValue["flowlake.partition"] == "" {
+			t.Fatalf("%s: no source partition in the file's metadata", key)
+		}
 	}
-	st := localSink(t, dir)
-	for folder, names := range byFolder {
-		m, err := seal.Latest(context.Background(), st, folder)
-		if strings.HasSuffix(folder, open) {
-			if err != nil || m != nil {
-				t.Fatalf("%s: the hour in progress was sealed (%v)", folder, err)
-			}
-			continue
-		}
-		if err != nil || m == nil {
-			t.Fatalf("%s: no manifest (%v)", folder, err)
-		}
+	for folder, m := range out {
 		if wantRev > 0 && m.Revision != wantRev {
 			t.Fatalf("%s: revision %d, want %d", folder, m.Revision, wantRev)
 		}
-		// The pointer names the latest revision.
-		ptr, err := os.ReadFile(filepath.Join(dir, folder, seal.ManifestName))
-		if err != nil {
-			t.Fatal(err)
+		if len(m.Watermark.Partitions) != 4 {
+			t.Fatalf("%s: watermark of %d partitions, want 4", folder, len(m.Watermark.Partitions))
 		}
-		rev, err := os.ReadFile(filepath.Join(dir, folder, seal.RevisionName(m.Revision)))
-		if err != nil || !bytes.Equal(ptr, rev) {
-			t.Fatalf("%s: %s is not a copy of revision %d (%v)", folder, seal.ManifestName, m.Revision, err)
-		}
-		if len(m.Files) != len(names) || m.Totals.Files != len(names) {
-			t.Fatalf("%s: manifest lists %d files, folder has %d", folder, len(m.Files), len(names))
-		}
-		var rows int64
-		for _, f := range m.Files {
-			key := folder + "/" + f.Name
-			pf, ok := files[filepath.FromSlash(key)]
-			if !ok {
-				t.Fatalf("%s: listed file %s not in the folder", folder, f.Name)
-			}
-			data, err := os.ReadFile(filepath.Join(dir, key))
-			if err != nil {
-				t.Fatal(err)
-			}
-			sum := sha256.Sum256(data)
-			if int64(len(pf.Rows)) != f.Rows || int64(len(data)) != f.Bytes || hex.EncodeToString(sum[:]) != f.SHA256 {
-				t.Fatalf("%s: manifest says %d rows %d bytes %s; file has %d rows %d bytes %x", key, f.Rows, f.Bytes, f.SHA256, len(pf.Rows), len(data), sum)
-			}
-			if f.Source == nil || pf.KeyValue["flowlake.partition"] == "" {
-				t.Fatalf("%s: no source position", key)
-			}
-			rows += int64(len(pf.Rows))
-		}
-		if m.Rows != rows || m.Totals.Rows != rows {
-			t.Fatalf("%s: manifest rows %d (totals %d), folder holds %d", folder, m.Rows, m.Totals.Rows, rows)
-		}
-		var srcRows int64
-		for _, s := range m.Sources {
-			srcRows += s.Rows
-		}
-		if srcRows != rows || len(m.Watermark.Partitions) != 4 {
-			t.Fatalf("%s: sources hold %d rows, watermark %d partitions", folder, srcRows, len(m.Watermark.Partitions))
-		}
-		out[folder] = m
 	}
 	return out
 }
