@@ -131,6 +131,7 @@ func (p *Pipeline) watchOffsets(ctx context.Context, stop context.CancelFunc) {
 	defer p.health.Done("offsets")
 	var lastPoll time.Time
 	caughtAt := int64(0) // lastData when the run was last seen caught up
+	sealedAt := int64(0) // lastData when a seal pass was last asked for at once
 	for {
 		p.health.Beat("offsets", p.cfg.WedgedAfter)
 		p.checkFlushes()
@@ -151,6 +152,13 @@ func (p *Pipeline) watchOffsets(ctx context.Context, stop context.CancelFunc) {
 				p.setLag(offs)
 				if p.batch() && !busy && p.caughtUp(offs) {
 					caughtAt = p.lastData.Load()
+				}
+				// Every partition of the topic durable up to its end makes
+				// every hour the watermarks allow sealable at once: seal
+				// them now rather than after the sealer's MinGap.
+				if p.sealer != nil && !busy && sealedAt != p.lastData.Load() && len(p.lagging(offs)) == 0 {
+					sealedAt = p.lastData.Load()
+					p.sealer.KickNow()
 				}
 			} else if ctx.Err() == nil {
 				p.logger.Debug("kafka: reading offsets failed", "err", err)

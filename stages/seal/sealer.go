@@ -69,6 +69,8 @@ type Sealer struct {
 	Now  func() time.Time
 	who  string
 	kick chan struct{}
+	// now asks for a pass without waiting out MinGap (see KickNow).
+	now chan struct{}
 
 	sealedTotal, revisedTotal atomic.Int64
 	mu                        sync.Mutex
@@ -128,7 +130,7 @@ func newSealer(cfg Config, store sink.Store, logger *slog.Logger, reg prometheus
 	}
 	host, _ := os.Hostname()
 	return &Sealer{cfg: cfg, store: store, logger: logger, m: m, Now: time.Now,
-		who: host + "/" + strconv.Itoa(os.Getpid()), kick: make(chan struct{}, 1)}, nil
+		who: host + "/" + strconv.Itoa(os.Getpid()), kick: make(chan struct{}, 1), now: make(chan struct{}, 1)}, nil
 }
 
 // Kick asks for a pass soon (after a flush round); it never blocks.
@@ -139,25 +141,47 @@ func (s *Sealer) Kick() {
 	}
 }
 
-// Run runs passes when kicked or every Interval until ctx ends. A failed
-// pass is logged and retried later: sealing never stops ingestion.
+// KickNow asks for a pass as soon as the one running (if any) ends,
+// without waiting out MinGap. It is for the moments that complete hours
+// at once, such as every partition of the topic becoming durable up to its
+// end, which happen rarely; a flush round uses Kick. It never blocks.
+func (s *Sealer) KickNow() {
+	select {
+	case s.now <- struct{}{}:
+	default:
+	}
+}
+
+// Run runs passes when kicked or every Interval until ctx ends, at most
+// one per MinGap unless KickNow asks. A failed pass is logged and retried
+// later: sealing never stops ingestion.
 func (s *Sealer) Run(ctx context.Context) {
 	t := time.NewTicker(s.cfg.Interval)
 	defer t.Stop()
+	urgent := false
 	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-s.kick:
+		if !urgent {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			case <-s.kick:
+			case <-s.now:
+			}
 		}
 		if _, err := s.Pass(ctx); err != nil && ctx.Err() == nil {
 			s.logger.Warn("seal pass failed; retrying later", "err", err)
 		}
+		gap := time.NewTimer(s.cfg.MinGap)
 		select {
 		case <-ctx.Done():
+			gap.Stop()
 			return
-		case <-time.After(s.cfg.MinGap):
+		case <-gap.C:
+			urgent = false
+		case <-s.now:
+			gap.Stop()
+			urgent = true
 		}
 	}
 }
