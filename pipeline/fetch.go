@@ -88,32 +88,45 @@ func (h *arrayPool) Bytes() int64 {
 	return h.bytes
 }
 
-// Fetches are sized so that every assigned partition can hold one within
-// the fetch share of the budget, and never below minFetchBytes.
-const minFetchBytes = 64 << 10
+// Fetches are sized so that one of every assigned partition fits in half
+// the fetch share of the budget, parsed rows included, and never below
+// minFetchBytes (a few messages).
+const minFetchBytes = 4 << 10
 
 // messageOverhead is what kafka-go and the chunk take per message beside
 // its value (the Message struct, the value's own allocation rounding).
 const messageOverhead = 64
 
-// fetchSize is the bytes one fetch of one partition may ask for: the
-// fetches of all assigned partitions fit in half the fetch share together,
-// so that fetches in flight (an idle partition's long poll holds its
-// reservation for the max wait) never keep each other waiting; the rest is
-// for what they return and parse into.
+// fetchSize is the message bytes one fetch of one partition may return:
+// what they are expected to take until merged (parseFactor) for every
+// assigned partition fits in half the fetch share together, so that
+// fetches in flight (an idle partition's long poll holds its reservation
+// for the max wait) never keep each other waiting; the other half is for
+// the chunks fetched before, waiting to be merged.
 func (p *Pipeline) fetchSize() int64 {
 	parts := max(p.assignedParts.Load(), 1)
-	return min(int64(p.cfg.Source.FetchMaxBytes), max(p.mem.fetchLimit/2/parts*32/p.parseFactor(), minFetchBytes))
+	return min(int64(p.cfg.Source.FetchMaxBytes), max(p.mem.fetchLimit/2/parts*16/p.parseFactor(), minFetchBytes))
 }
 
 // parseFactor is the memory a fetched byte takes until it is merged, in
 // sixteenths: the message plus the rows it parses into, learned from the
 // chunks merged so far (between 1x and 64x: records spread over many
-// accounts and hours parse into many small blocks).
-func (p *Pipeline) parseFactor() int64 { return min(max(p.parseRatio.Load(), 16), 1024) }
+// accounts and hours parse into many small blocks). Until a chunk has been
+// merged it is the most it can be, so that the first fetches of every
+// partition, sent at once, cannot parse into many times the budget.
+func (p *Pipeline) parseFactor() int64 {
+	r := p.parseRatio.Load()
+	if r == 0 {
+		return maxParseFactor
+	}
+	return min(max(r, 16), maxParseFactor)
+}
+
+const maxParseFactor = 1024
 
 // learnParse updates parseFactor from a merged chunk: raw message bytes in,
-// parsed block bytes out.
+// parsed block bytes out. The first chunk sets it; later ones move it by
+// an eighth of the difference.
 func (p *Pipeline) learnParse(raw, parsed int64) {
 	if raw <= 0 {
 		return
@@ -121,7 +134,8 @@ func (p *Pipeline) learnParse(raw, parsed int64) {
 	f := 16 + parsed*16/raw
 	old := p.parseRatio.Load()
 	if old == 0 {
-		old = 32
+		p.parseRatio.Store(max(f, 16))
+		return
 	}
 	p.parseRatio.Store(old + (f-old)/8)
 }
@@ -137,8 +151,11 @@ func (pt *partition) fetchLoop(ctx context.Context, start int64, out chan<- *fet
 	account, region := pt.s.Placement()
 	arr := p.arrays.get()
 	for {
+		// The fetch reserves what its messages are expected to take until
+		// they are merged, parsed rows included (the same estimate that
+		// replaces the reservation once they are read).
 		size := p.fetchSize()
-		want := size
+		want := size * p.parseFactor() / 16
 		if err := p.mem.acquireFetch(ctx, want); err != nil {
 			return
 		}

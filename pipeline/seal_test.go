@@ -22,7 +22,7 @@ import (
 // of one group, then late records for the first hour: every account-hour
 // is sealed exactly once (one revision 1, one winner across instances),
 // each manifest agrees with an independent read of its folder, and the
-// late rows make revision 2 listing only the new files.
+// late rows make later revisions listing only the new files.
 func TestSealHours(t *testing.T) {
 	env := testenv.Kafka(t, "flows", 4)
 	start := time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)
@@ -90,16 +90,20 @@ func TestSealHours(t *testing.T) {
 			}
 			continue
 		}
-		if m.Revision != 2 || len(m.Added) == 0 || m.Previous == nil || m.Previous.Revision != 1 {
-			t.Fatalf("%s: revision %d adding %v, want revision 2 adding the late files", folder, m.Revision, m.Added)
+		// The late files come in the rounds of four partitions: a pass
+		// between two of them makes a revision of its own.
+		if m.Revision < 2 || len(m.Added) == 0 || m.Previous == nil || m.Previous.Revision != m.Revision-1 {
+			t.Fatalf("%s: revision %d adding %v, want revision 2 or more adding the late files", folder, m.Revision, m.Added)
 		}
 		for _, f := range m.Files {
-			if (f.Revision == 2) != contains(m.Added, f.Name) {
+			if (f.Revision == m.Revision) != contains(m.Added, f.Name) {
 				t.Fatalf("%s: file %s revision %d, added %v", folder, f.Name, f.Revision, m.Added)
+			}
+			if f.Revision >= 2 {
+				lateRows += f.Rows
 			}
 		}
 		revised++
-		lateRows += m.AddedRows
 	}
 	if revised != 3 || lateRows != int64(len(late)) {
 		t.Fatalf("%d hours revised with %d late rows, want 3 with %d", revised, lateRows, len(late))

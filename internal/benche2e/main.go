@@ -294,11 +294,11 @@ func runOne(o options, dir string, lines int) (result, error) {
 	err = cmd.Wait()
 	close(stopPoll)
 	r.peakRSS = <-hwm
+	_ = os.WriteFile(filepath.Join(dir, "flowlake.log"), stderr.Bytes(), 0o644)
 	if err != nil {
 		return r, fmt.Errorf("flowlake run: %w\n%s", err, tail(stderr.String(), 4000))
 	}
 	r.wall = time.Since(start).Seconds()
-	_ = os.WriteFile(filepath.Join(dir, "flowlake.log"), stderr.Bytes(), 0o644)
 	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	if !ok {
 		return r, errors.New("no rusage for the flowlake process")

@@ -21,11 +21,17 @@ type Fetcher struct {
 	partition int
 	offset    int64
 	conn      *kafka.Conn
-	logger    *slog.Logger
-	failures  int
-	// MaxBytes caps the next fetches below the configured FetchMaxBytes
-	// (0: FetchMaxBytes), so that a memory budget shared by many partitions
-	// holds a fetch of each.
+	// batch is the fetch response being read, kept open between calls
+	// when it holds more than MaxBytes (see read); opened is when it was
+	// sent for.
+	batch    *kafka.Batch
+	opened   time.Time
+	logger   *slog.Logger
+	failures int
+	// MaxBytes caps the message bytes one Fetch returns below the
+	// configured FetchMaxBytes (0: FetchMaxBytes), so that a memory budget
+	// shared by many partitions holds a fetch of each; at least one
+	// message is returned.
 	MaxBytes int
 }
 
@@ -39,11 +45,16 @@ func (s *Source) Fetcher(a *Assignment, offset int64) *Fetcher {
 // Offset is the offset of the next message to fetch.
 func (f *Fetcher) Offset() int64 { return f.offset }
 
-// Close closes the connection.
+// Close closes the connection, and the response being read (the
+// connection first, so that the response's unread rest is not waited for).
 func (f *Fetcher) Close() {
 	if f.conn != nil {
 		_ = f.conn.Close()
 		f.conn = nil
+	}
+	if f.batch != nil {
+		_ = f.batch.Close()
+		f.batch = nil
 	}
 }
 
@@ -63,6 +74,9 @@ func (f *Fetcher) Fetch(ctx context.Context, buf []schema.Message) ([]schema.Mes
 			}
 		}
 		out, err := f.read(buf)
+		if errors.Is(err, errResponseDropped) {
+			continue
+		}
 		if err == nil {
 			f.failures = 0
 			return out, nil
@@ -109,32 +123,56 @@ func (f *Fetcher) Fetch(ctx context.Context, buf []schema.Message) ([]schema.Mes
 	}
 }
 
+// read appends messages of the partition's fetch response to buf, up to
+// MaxBytes of values (at least one message). A broker returns at least one
+// whole record batch even when it is larger than the fetch's max bytes
+// (producers write batches of a megabyte or more), so a response can hold
+// many times what the caller made room for: the rest is kept for the next
+// call (in the socket and kafka-go's buffers, not read yet) instead of
+// being returned at once. A response is asked for with some room above
+// MaxBytes, so that small caps do not cost a round trip each. A response
+// left unread longer than the read deadline allows is dropped and fetched
+// again.
 func (f *Fetcher) read(buf []schema.Message) ([]schema.Message, error) {
-	if _, err := f.conn.Seek(f.offset, kafka.SeekAbsolute|kafka.SeekDontCheck); err != nil {
-		return buf, err
-	}
-	_ = f.conn.SetReadDeadline(time.Now().Add(f.s.cfg.FetchMaxWait + 15*time.Second))
 	maxBytes := f.s.cfg.FetchMaxBytes
 	if f.MaxBytes > 0 {
 		maxBytes = min(maxBytes, f.MaxBytes)
 	}
-	b := f.conn.ReadBatchWith(kafka.ReadBatchConfig{MinBytes: 1, MaxBytes: maxBytes, MaxWait: f.s.cfg.FetchMaxWait})
-	for {
+	deadline := f.s.cfg.FetchMaxWait + 15*time.Second
+	if f.batch != nil && time.Since(f.opened) > deadline/2 {
+		f.Close()
+		return buf, errResponseDropped
+	}
+	if f.batch == nil {
+		if _, err := f.conn.Seek(f.offset, kafka.SeekAbsolute|kafka.SeekDontCheck); err != nil {
+			return buf, err
+		}
+		_ = f.conn.SetReadDeadline(time.Now().Add(deadline))
+		ask := min(f.s.cfg.FetchMaxBytes, max(4*maxBytes, 64<<10))
+		f.batch = f.conn.ReadBatchWith(kafka.ReadBatchConfig{MinBytes: 1, MaxBytes: ask, MaxWait: f.s.cfg.FetchMaxWait})
+		f.opened = time.Now()
+	}
+	b, start, bytes := f.batch, len(buf), 0
+	for len(buf) == start || bytes < maxBytes {
 		m, err := b.ReadMessage()
 		if err != nil {
-			break
+			err := b.Close()
+			f.batch = nil
+			return buf, err
 		}
 		if m.Offset < f.offset {
 			continue
 		}
 		buf = append(schema.Reserve(buf, 1), schema.Message{Offset: m.Offset, Value: m.Value, Time: m.Time})
+		bytes += len(m.Value)
 		f.offset = m.Offset + 1
-	}
-	if err := b.Close(); err != nil {
-		return buf, err
 	}
 	return buf, nil
 }
+
+// errResponseDropped says a fetch response was dropped unread (see read):
+// the connection is reopened at once, without backoff.
+var errResponseDropped = errors.New("fetch response left unread too long")
 
 func (f *Fetcher) connect(ctx context.Context) error {
 	var last error

@@ -114,6 +114,34 @@ func TestFetcher(t *testing.T) {
 			}
 		}
 	})
+	t.Run("a record batch larger than the fetch size comes in pieces of that size", func(t *testing.T) {
+		big := testenv.Kafka(t, "big", 1)
+		const n, size, maxBytes = 300, 1000, 10_000
+		msgs := make([]kafka.Message, n)
+		for i := range msgs {
+			msgs[i] = kafka.Message{Value: []byte(fmt.Sprintf("%0*d", size, i))}
+		}
+		big.Produce(t, msgs) // one call: one record batch of 300 KB
+		f, stop := fetcherFor(t, big, kafka.FirstOffset)
+		defer stop()
+		f.SetMaxBytes(maxBytes)
+		var all []schema.Message
+		for fetches := 0; len(all) < n; fetches++ {
+			out, err := f.Fetch(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(out) > maxBytes/size {
+				t.Fatalf("fetch %d returned %d messages of %d bytes; want at most %d", fetches, len(out), size, maxBytes/size)
+			}
+			all = append(all, out...)
+		}
+		for i, m := range all {
+			if m.Offset != int64(i) || string(m.Value) != fmt.Sprintf("%0*d", size, i) {
+				t.Fatalf("message %d: offset %d value %.12q", i, m.Offset, m.Value)
+			}
+		}
+	})
 	t.Run("the latest offset starts at the end", func(t *testing.T) {
 		f, stop := fetcherFor(t, env, kafka.LastOffset)
 		defer stop()
