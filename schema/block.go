@@ -41,6 +41,10 @@ type blockColumn struct {
 	// table its hash table of entries (entry+1; 0 is empty).
 	ids   []uint32
 	table []uint32
+	// last is the entry the previous row took, plus one (0: none): rows
+	// in a row often repeat a value (the account, the action), and
+	// comparing with it is cheaper than hashing.
+	last uint32
 }
 
 // entry returns string i of the column's arena.
@@ -130,6 +134,7 @@ func (b *Block) Reset() {
 		c := &b.cols[i]
 		c.valid, c.ints, c.data, c.ends, c.ids = c.valid[:0], c.ints[:0], c.data[:0], c.ends[:0], c.ids[:0]
 		clear(c.table)
+		c.last = 0
 	}
 	b.n, b.size = 0, 0
 	b.First, b.Last = Pos{}, Pos{}
@@ -154,9 +159,14 @@ func (b *Block) Append(r *Record, pos Pos, t int64) {
 		if c.dict {
 			e := uint32(0)
 			if set {
-				var grew int
-				e, grew = c.intern(r.Str[id])
-				size += grew
+				if v := r.Str[id]; c.last != 0 && bytes.Equal(c.entry(c.last-1), v) {
+					e = c.last - 1
+				} else {
+					var grew int
+					e, grew = c.intern(v)
+					size += grew
+					c.last = e + 1
+				}
 			}
 			c.ids = append(Reserve(c.ids, 1), e)
 			size += 4
