@@ -2,10 +2,10 @@ package pipeline
 
 import (
 	"context"
-	"sync"
 	"sync/atomic"
 	"unsafe"
 
+	"flowlake/schema"
 	"flowlake/stages/parse"
 	"flowlake/stages/source"
 )
@@ -51,42 +51,25 @@ func (a *msgArray) release() {
 // arrayPool keeps emptied message arrays up to a number of bytes: a share
 // of the budget set aside for pooled memory, like the block pool's.
 type arrayPool struct {
-	mu    sync.Mutex
-	free  []*msgArray
-	bytes int64
-	max   int64
+	list *schema.FreeList[struct{}, *msgArray]
 }
 
-func (h *arrayPool) put(a *msgArray) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.bytes+a.bytes() > h.max {
-		return
-	}
-	h.free = append(h.free, a)
-	h.bytes += a.bytes()
+func newArrayPool(max int64) *arrayPool {
+	return &arrayPool{list: schema.NewFreeList[struct{}](max, (*msgArray).bytes)}
 }
+
+func (h *arrayPool) put(a *msgArray) { h.list.Put(struct{}{}, a) }
 
 // get returns a free message array, or a new one.
 func (h *arrayPool) get() *msgArray {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if n := len(h.free); n > 0 {
-		a := h.free[n-1]
-		h.free[n-1] = nil
-		h.free = h.free[:n-1]
-		h.bytes -= a.bytes()
+	if a, ok := h.list.Get(struct{}{}); ok {
 		return a
 	}
 	return &msgArray{home: h}
 }
 
 // Bytes is the memory the free arrays hold.
-func (h *arrayPool) Bytes() int64 {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.bytes
-}
+func (h *arrayPool) Bytes() int64 { return h.list.Total() }
 
 // Fetches are sized so that one of every assigned partition fits in half
 // the fetch share of the budget, parsed rows included, and never below

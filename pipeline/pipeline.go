@@ -250,8 +250,8 @@ func New(cfg Config, deps Deps, logger *slog.Logger, reg prometheus.Registerer) 
 	// The pooled share of the budget: a quarter for fetch message arrays,
 	// the rest for emptied batch segments, which may also keep what the
 	// batches leave unused of theirs (see resizePool).
-	p.arrays = &arrayPool{max: poolShare(p.mem.limit) / 4}
-	p.blockShare = poolShare(p.mem.limit) - p.arrays.max
+	p.arrays = newArrayPool(poolShare(p.mem.limit) / 4)
+	p.blockShare = poolShare(p.mem.limit) - p.arrays.list.Max()
 	p.blocks = schema.NewBlockPool(p.blockShare)
 	p.output.Mem = p.mem.addEncoding
 	// Writers kept for reuse between files hold their buffers: at most a

@@ -51,7 +51,7 @@ const defaultPageBytes = 1 << 20
 // New validates cfg and returns an Encoder.
 func New(cfg Config) (*Encoder, error) {
 	e := &Encoder{cfg: cfg}
-	e.idle.max = runtime.GOMAXPROCS(0) // as many as encode at once
+	e.idle = newIdleWriters(runtime.GOMAXPROCS(0)) // as many as encode at once
 	switch cfg.Codec {
 	case "", "zstd":
 		pageBytes := cfg.PageBytes
@@ -82,6 +82,25 @@ func New(cfg Config) (*Encoder, error) {
 // PageBytes is the target size of a page before compression: the
 // encoder's buffer per column.
 func (e *Encoder) PageBytes() int { return e.cfg.PageBytes }
+
+// WorkingBytes bounds the memory one Encode of rowBytes (schema.Chain.Size)
+// in columns holds: a page buffer per column, which never holds more than
+// a page, nor much more than twice the column's share of the rows
+// (values, levels and dictionary; three times is counted, for what an
+// encode allocates and drops), plus its own overhead; and the compressor. Many accounts and
+// hours make many tiny files; counting a full page per column for each
+// would take the budget's room for batches many times over.
+func (e *Encoder) WorkingBytes(columns, rowBytes int) int64 {
+	pages := int64(columns) * int64(e.cfg.PageBytes)
+	return min(pages, 3*int64(rowBytes)+int64(columns)*pageOverhead) + encoderBytes
+}
+
+// pageOverhead is a column buffer's own memory beside its values.
+const pageOverhead = 32 << 10
+
+// encoderBytes is what one Parquet writer takes beside its page buffers
+// (the zstd encoder's tables and window, mostly).
+const encoderBytes = 8 << 20
 
 func (e *Encoder) schema(l *schema.Layout) *parquet.Schema {
 	if s, ok := e.schemas.Load(l.ID); ok {

@@ -3,6 +3,7 @@ package encode
 import (
 	"bytes"
 	"fmt"
+	"runtime"
 	"testing"
 
 	"github.com/parquet-go/parquet-go"
@@ -177,8 +178,8 @@ func TestIdleWritersBounded(t *testing.T) {
 	if err := e.Encode(&out, []*schema.Block{small}, nil); err != nil {
 		t.Fatal(err)
 	}
-	if e.idle.n != 1 {
-		t.Fatalf("%d idle writers after a small file, want 1", e.idle.n)
+	if e.idle.n() != 1 {
+		t.Fatalf("%d idle writers after a small file, want 1", e.idle.n())
 	}
 	big := block(t, 20_000)
 	if big.Size() <= reuseBytes {
@@ -188,14 +189,56 @@ func TestIdleWritersBounded(t *testing.T) {
 	if err := e.Encode(&out, []*schema.Block{big}, nil); err != nil {
 		t.Fatal(err)
 	}
-	if e.idle.n != 1 {
-		t.Fatalf("%d idle writers after a large file, want still 1 (its writer is not kept)", e.idle.n)
+	if e.idle.n() != 1 {
+		t.Fatalf("%d idle writers after a large file, want still 1 (its writer is not kept)", e.idle.n())
 	}
 	k := writerKeyOf(small.Layout, nil)
-	for range e.idle.max + 3 {
+	for range e.idle.max() + 3 {
 		e.idle.put(k, nil)
 	}
-	if e.idle.n != e.idle.max || e.IdleBytes() != int64(e.idle.max)*IdleWriterBytes {
-		t.Fatalf("%d idle writers kept, bound %d", e.idle.n, e.idle.max)
+	if e.idle.n() != e.idle.max() || e.IdleBytes() != int64(e.idle.max())*IdleWriterBytes {
+		t.Fatalf("%d idle writers kept, bound %d", e.idle.n(), e.idle.max())
+	}
+}
+
+// TestWorkingBytesBoundsEncode checks that WorkingBytes, what the memory
+// budget counts for an encode, is at least what one encode allocates (an
+// upper bound of what it holds), from a one-row file to a multi-page one,
+// with a fresh writer each time.
+func TestWorkingBytesBoundsEncode(t *testing.T) {
+	for _, n := range []int{1, 20, 2000, 60_000} {
+		t.Run(fmt.Sprintf("%d rows", n), func(t *testing.T) {
+			e, err := New(Config{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.SetMaxIdle(0)
+			b := flowBlock(t, n, true)
+			var out bytes.Buffer
+			// The first encode makes the compressor, which WorkingBytes
+			// counts apart (encoderBytes).
+			if err := e.Encode(&out, []*schema.Block{b}, nil); err != nil {
+				t.Fatal(err)
+			}
+			out = bytes.Buffer{}
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			if err := e.Encode(&out, []*schema.Block{b}, nil); err != nil {
+				t.Fatal(err)
+			}
+			runtime.ReadMemStats(&after)
+			alloc := int64(after.TotalAlloc-before.TotalAlloc) - int64(out.Cap()) // the file is counted apart
+			total := e.WorkingBytes(len(b.Layout.Columns), b.Size())
+			t.Logf("%d rows (%d bytes): encode allocated %d, WorkingBytes counts %d (%d for the compressor)", n, b.Size(), alloc, total, encoderBytes)
+			if alloc > total {
+				t.Fatalf("an encode of %d rows allocated %d bytes, more than the %d WorkingBytes counts", n, alloc, total)
+			}
+			// Below a page per column, the rows and the column buffers'
+			// overhead bound it without the compressor's share (a large
+			// file allocates pages it drops, which this does not hold).
+			if small := int64(len(b.Layout.Columns)) * int64(e.PageBytes()); 3*int64(b.Size()) < small && alloc > total-encoderBytes {
+				t.Fatalf("an encode of %d rows allocated %d bytes, more than the %d WorkingBytes counts beside the compressor", n, alloc, total-encoderBytes)
+			}
+		})
 	}
 }

@@ -3,7 +3,6 @@ package encode
 import (
 	"io"
 	"strings"
-	"sync"
 
 	"github.com/parquet-go/parquet-go"
 
@@ -41,48 +40,36 @@ const reuseBytes = 1 << 20
 // dictionary).
 const IdleWriterBytes = 2 * reuseBytes
 
-// idleWriters holds the closed writers waiting for reuse.
+// idleWriters holds the closed writers waiting for reuse, at most max of
+// them (each costs 1 in the free list).
 type idleWriters struct {
-	mu   sync.Mutex
-	free map[writerKey][]*parquet.Writer
-	n    int
-	max  int
+	list *schema.FreeList[writerKey, *parquet.Writer]
 }
 
-func (iw *idleWriters) get(k writerKey) *parquet.Writer {
-	iw.mu.Lock()
-	defer iw.mu.Unlock()
-	fl := iw.free[k]
-	if len(fl) == 0 {
-		return nil
-	}
-	w := fl[len(fl)-1]
-	fl[len(fl)-1] = nil
-	iw.free[k] = fl[:len(fl)-1]
-	iw.n--
+func newIdleWriters(max int) idleWriters {
+	return idleWriters{list: schema.NewFreeList[writerKey](int64(max), func(*parquet.Writer) int64 { return 1 })}
+}
+
+func (iw idleWriters) get(k writerKey) *parquet.Writer {
+	w, _ := iw.list.Get(k)
 	return w
 }
 
-// put keeps w unless maxIdle writers already wait.
-func (iw *idleWriters) put(k writerKey, w *parquet.Writer) {
-	iw.mu.Lock()
-	defer iw.mu.Unlock()
-	if iw.n >= iw.max {
-		return
-	}
-	if iw.free == nil {
-		iw.free = make(map[writerKey][]*parquet.Writer)
-	}
-	iw.free[k] = append(iw.free[k], w)
-	iw.n++
-}
+// put keeps w unless max writers already wait.
+func (iw idleWriters) put(k writerKey, w *parquet.Writer) { iw.list.Put(k, w) }
+
+// n is the number of writers waiting.
+func (iw idleWriters) n() int { return int(iw.list.Total()) }
+
+// max is the most that may wait.
+func (iw idleWriters) max() int { return int(iw.list.Max()) }
 
 // IdleBytes bounds the memory of the writers kept for reuse.
-func (e *Encoder) IdleBytes() int64 { return int64(e.idle.max) * IdleWriterBytes }
+func (e *Encoder) IdleBytes() int64 { return int64(e.idle.max()) * IdleWriterBytes }
 
 // SetMaxIdle sets how many writers may wait for reuse (0: none), before
 // the first Encode. By default, as many as encode at once.
-func (e *Encoder) SetMaxIdle(n int) { e.idle.max = max(n, 0) }
+func (e *Encoder) SetMaxIdle(n int) { e.idle.list.SetMax(int64(max(n, 0))) }
 
 func writerKeyOf(l *schema.Layout, keys []string) writerKey {
 	return writerKey{layout: l.ID, keys: strings.Join(keys, "\x00")}

@@ -37,10 +37,6 @@ type Parquet struct {
 	Mem func(delta int64)
 }
 
-// encoderBytes is what one Parquet writer takes beside its page buffers
-// (the zstd encoder's tables and window, mostly).
-const encoderBytes = 8 << 20
-
 // NewParquet returns an output into s; flowLogID goes into every name.
 func NewParquet(enc *encode.Encoder, s sink.Sink, flowLogID string) *Parquet {
 	o := &Parquet{enc: enc, sink: s, flowLogID: flowLogID, slots: make(chan struct{}, runtime.GOMAXPROCS(0))}
@@ -90,7 +86,7 @@ func (o *Parquet) Write(ctx context.Context, topic string, partition int, bt *ba
 	if mem == nil {
 		mem = func(int64) {}
 	}
-	working := int64(len(bt.Rows.Layout.Columns))*int64(o.enc.PageBytes()) + encoderBytes
+	working := o.enc.WorkingBytes(len(bt.Rows.Layout.Columns), bt.Rows.Size())
 	mem(working)
 	err := o.enc.Encode(buf, bt.Rows.Blocks, meta)
 	<-o.slots
