@@ -40,7 +40,7 @@ func (p *Pipeline) SealBackfill(src *archive.Source, deadLetters bool) error {
 	if !ok {
 		return fmt.Errorf("sealing needs a sink that lists and writes conditionally; %s does not", p.sink)
 	}
-	cfg := *p.cfg.Seal
+	cfg := p.sealConfig()
 	if deadLetters {
 		cfg.DeadLetterPrefix = deadLetterPrefix
 		cfg.DeadLetterAttribution = "the delivery time in the archive object's name, in the hour; all accounts (a dead letter has no trusted account)"
@@ -52,6 +52,7 @@ func (p *Pipeline) SealBackfill(src *archive.Source, deadLetters bool) error {
 		return err
 	}
 	p.sealer, p.planner = sl, pl
+	p.mem.addEncoding(sl.BufferBytes()) // for the whole run, like idle writers
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -28,7 +29,7 @@ func (p *Pipeline) newSealer(s sink.Sink, deadLetters bool) error {
 	if !ok {
 		return fmt.Errorf("sealing needs a sink that lists and writes conditionally; %s does not", s)
 	}
-	cfg := *p.cfg.Seal
+	cfg := p.sealConfig()
 	if deadLetters {
 		cfg.DeadLetterPrefix = deadLetterPrefix
 	}
@@ -39,7 +40,20 @@ func (p *Pipeline) newSealer(s sink.Sink, deadLetters bool) error {
 		return err
 	}
 	p.sealer = sl
+	p.mem.addEncoding(sl.BufferBytes()) // for the whole run, like idle writers
 	return nil
+}
+
+// sealConfig is cfg.Seal with read buffers sized from the memory budget:
+// the hours sealed at once hash files through a 32nd of it together,
+// between 64 KiB and 8 MiB each (on S3, one ranged GET per read).
+func (p *Pipeline) sealConfig() seal.Config {
+	cfg := *p.cfg.Seal
+	if cfg.ReadBuffer <= 0 {
+		conc := int64(cmp.Or(cfg.Concurrency, seal.Defaults.Concurrency))
+		cfg.ReadBuffer = int(min(max(p.mem.limit/32/conc, 64<<10), 8<<20))
+	}
+	return cfg
 }
 
 // deadLetterPrefix is where dead letters go when no --dlq is given.

@@ -168,3 +168,30 @@ func metricSum(t *testing.T, regs []*prometheus.Registry, name string) float64 {
 }
 
 var _ = kafka.Message{}
+
+// TestSealBuffersCounted checks that the memory budget counts the read
+// buffers the sealer hashes files with, sized from the budget: a 32nd of
+// it for the hours sealed at once.
+func TestSealBuffersCounted(t *testing.T) {
+	env := testenv.Kafka(t, "flows", 1)
+	for _, limit := range []int64{256 << 20, 1 << 30} {
+		build := func(sealing bool) (used, budget int64) {
+			cfg := testConfig(env, "buffers")
+			cfg.MemoryLimit = limit
+			if sealing {
+				cfg.Seal = &seal.Config{Concurrency: 4}
+			}
+			p, err := pipeline.New(cfg, pipeline.Deps{Sink: localSink(t, t.TempDir())}, testLogger(t), prometheus.NewRegistry())
+			if err != nil {
+				t.Fatal(err)
+			}
+			return p.MemoryUsed(), p.MemoryBudget()
+		}
+		plain, _ := build(false) // the idle writers' bound, counted either way
+		sealing, budget := build(true)
+		want := 4 * min(max(budget/32/4, 64<<10), 8<<20)
+		if sealing-plain != want {
+			t.Fatalf("limit %d: sealing adds %d bytes to the counted memory, want %d (4 buffers of a 128th of the %d budget)", limit, sealing-plain, want, budget)
+		}
+	}
+}

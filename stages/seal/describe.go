@@ -14,13 +14,28 @@ import (
 	"flowlake/stages/sink"
 )
 
-// hashBuffer is the read size when hashing objects: on S3 each read is one
-// ranged GET.
+// hashBuffer is the default read size when hashing objects: on S3 each
+// read is one ranged GET.
 const hashBuffer = 8 << 20
 
-// hashBuffers keeps read buffers across files: a fresh 8 MiB buffer per
-// file cost more CPU (the runtime zeroes it) than hashing the file.
-var hashBuffers = sync.Pool{New: func() any { b := make([]byte, hashBuffer); return &b }}
+// bufferPool keeps read buffers of one size across files: a fresh buffer
+// per file cost more CPU (the runtime zeroes it) than hashing the file.
+type bufferPool struct {
+	size int
+	pool sync.Pool
+}
+
+func newBufferPool(size int) *bufferPool {
+	p := &bufferPool{size: size}
+	p.pool.New = func() any { b := make([]byte, size); return &b }
+	return p
+}
+
+func (p *bufferPool) get() *[]byte  { return p.pool.Get().(*[]byte) }
+func (p *bufferPool) put(b *[]byte) { p.pool.Put(b) }
+
+// hashBuffers serves HashObject.
+var hashBuffers = newBufferPool(hashBuffer)
 
 // Described is a data file read back: its manifest entry and its flowlake
 // metadata.
@@ -30,15 +45,16 @@ type Described struct {
 	Meta map[string]string
 }
 
-// Describe reads the object at key (folder/name) once to hash it and reads
-// its Parquet footer for the row count and metadata.
-func Describe(ctx context.Context, st sink.Store, key string) (Described, error) {
+// describe reads the object at key (folder/name) once to hash it, in
+// reads of len(buf), and reads its Parquet footer for the row count and
+// metadata.
+func describe(ctx context.Context, st sink.Store, key string, buf []byte) (Described, error) {
 	obj, err := st.Open(ctx, key)
 	if err != nil {
 		return Described{}, err
 	}
 	defer obj.Close()
-	sum, err := HashObject(obj)
+	sum, err := hashWith(obj, buf)
 	if err != nil {
 		return Described{}, fmt.Errorf("hash %s: %w", key, err)
 	}
@@ -57,10 +73,14 @@ func Describe(ctx context.Context, st sink.Store, key string) (Described, error)
 // HashObject returns the hex SHA-256 of an object's bytes, read in large
 // ranges.
 func HashObject(obj sink.Object) (string, error) {
+	buf := hashBuffers.get()
+	defer hashBuffers.put(buf)
+	return hashWith(obj, *buf)
+}
+
+func hashWith(obj sink.Object, buf []byte) (string, error) {
 	h := sha256.New()
-	buf := hashBuffers.Get().(*[]byte)
-	defer hashBuffers.Put(buf)
-	if _, err := io.CopyBuffer(h, io.NewSectionReader(obj, 0, obj.Size()), *buf); err != nil {
+	if _, err := io.CopyBuffer(h, io.NewSectionReader(obj, 0, obj.Size()), buf); err != nil {
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil

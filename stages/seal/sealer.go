@@ -38,6 +38,10 @@ type Config struct {
 	DeadLetterAttribution string
 	// Concurrency bounds hours sealed in parallel.
 	Concurrency int
+	// ReadBuffer is the size of the buffer each hour sealed at once
+	// hashes files with (default 8 MiB); on S3 each read is one ranged
+	// GET. See Sealer.BufferBytes.
+	ReadBuffer int
 }
 
 // Defaults are the default settings.
@@ -68,6 +72,7 @@ type Sealer struct {
 	// Now is the clock (tests replace it).
 	Now  func() time.Time
 	who  string
+	bufs *bufferPool
 	kick chan struct{}
 	// now asks for a pass without waiting out MinGap (see KickNow).
 	now chan struct{}
@@ -118,6 +123,9 @@ func newSealer(cfg Config, store sink.Store, logger *slog.Logger, reg prometheus
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = Defaults.Concurrency
 	}
+	if cfg.ReadBuffer <= 0 {
+		cfg.ReadBuffer = hashBuffer
+	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -130,8 +138,12 @@ func newSealer(cfg Config, store sink.Store, logger *slog.Logger, reg prometheus
 	}
 	host, _ := os.Hostname()
 	return &Sealer{cfg: cfg, store: store, logger: logger, m: m, Now: time.Now,
-		who: host + "/" + strconv.Itoa(os.Getpid()), kick: make(chan struct{}, 1), now: make(chan struct{}, 1)}, nil
+		who: host + "/" + strconv.Itoa(os.Getpid()), bufs: newBufferPool(cfg.ReadBuffer), kick: make(chan struct{}, 1), now: make(chan struct{}, 1)}, nil
 }
+
+// BufferBytes is the most memory passes hold in read buffers at once (one
+// per hour sealed at once), for a memory budget to count.
+func (s *Sealer) BufferBytes() int64 { return int64(s.cfg.Concurrency) * int64(s.cfg.ReadBuffer) }
 
 // Kick asks for a pass soon (after a flush round); it never blocks.
 func (s *Sealer) Kick() {
@@ -310,7 +322,9 @@ func (s *Sealer) sealHour(ctx context.Context, k schema.PartitionKey, d Decision
 			if listed[name] {
 				continue
 			}
-			desc, err := Describe(ctx, s.store, o.Key)
+			buf := s.bufs.get()
+			desc, err := describe(ctx, s.store, o.Key, *buf)
+			s.bufs.put(buf)
 			if err != nil {
 				return outcomePostponed, err
 			}
