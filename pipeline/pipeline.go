@@ -224,6 +224,12 @@ func New(cfg Config, deps Deps, logger *slog.Logger, reg prometheus.Registerer) 
 		}
 		src = kafkaSrc
 	}
+	mem := newMemoryBudget(&cfg)
+	if cfg.Parse.FreeBlockBytes <= 0 {
+		// Emptied chunk blocks kept for the parse workers: a 16th of the
+		// budget, counted with the batches (overBudget).
+		cfg.Parse.FreeBlockBytes = max(mem.limit/16, 1)
+	}
 	pool, err := parse.NewPool(cfg.Parse, deps.Enricher, logger.With("stage", "parse"))
 	if err != nil {
 		return nil, fmt.Errorf("parse: %w", err)
@@ -239,7 +245,7 @@ func New(cfg Config, deps Deps, logger *slog.Logger, reg prometheus.Registerer) 
 	hardCtx, hardStop := context.WithCancel(context.Background())
 	p := &Pipeline{
 		cfg: cfg, logger: logger, source: src, pool: pool, output: output.NewParquet(enc, deps.Sink, cfg.FlowLogID),
-		sink: deps.Sink, dlq: dlq, mem: newMemoryBudget(&cfg),
+		sink: deps.Sink, dlq: dlq, mem: mem,
 		hardCtx: hardCtx, hardStop: hardStop,
 		owned: newOwnedSet(), health: deps.Health, kafka: kafkaSrc,
 	}
@@ -390,8 +396,11 @@ func (p *Pipeline) stopTimeout() time.Duration {
 }
 
 // overBudget reports that batches must flush: the memory budget counts
-// the parse workers' decode buffers with the batches.
-func (p *Pipeline) overBudget() bool { return p.mem.over(p.pool.DecodeBufferBytes()) }
+// the parse workers' decode buffers and emptied chunk blocks with the
+// batches.
+func (p *Pipeline) overBudget() bool {
+	return p.mem.over(p.pool.DecodeBufferBytes() + p.pool.FreeBlockBytes())
+}
 
 // MemoryBudget is the bytes the pipeline lets what it holds take (the
 // memory limit less what the rest of the process takes).
@@ -402,9 +411,11 @@ func (p *Pipeline) MemoryBudget() int64 { return p.mem.limit }
 // (MemoryPooled) have a share of the budget of their own.
 func (p *Pipeline) MemoryUsed() int64 { return p.mem.used() }
 
-// MemoryPooled is the bytes of emptied blocks and fetch message arrays
-// kept for reuse.
-func (p *Pipeline) MemoryPooled() int64 { return p.blocks.Bytes() + p.arrays.Bytes() }
+// MemoryPooled is the bytes of emptied blocks (batch segments and chunk
+// blocks) and fetch message arrays kept for reuse.
+func (p *Pipeline) MemoryPooled() int64 {
+	return p.blocks.Bytes() + p.arrays.Bytes() + p.pool.FreeBlockBytes()
+}
 
 // Stalled reports that reading waits for memory to be freed by flushes: the
 // pipeline is busy, not idle.

@@ -212,6 +212,10 @@ func CheckJSONField(f string) error {
 // a memory budget counts it.
 func (p *Pool) DecodeBufferBytes() int64 { return p.decodeBytes.Load() }
 
+// FreeBlockBytes is the memory the emptied chunk blocks kept for reuse
+// hold now (at most Config.FreeBlockBytes).
+func (p *Pool) FreeBlockBytes() int64 { return p.free.Bytes() }
+
 // maxLine is the line limit, header lines included.
 func (p *Pool) maxLine() int {
 	if p.cfg.MaxLineBytes <= 0 {
