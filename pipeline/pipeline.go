@@ -225,11 +225,9 @@ func New(cfg Config, deps Deps, logger *slog.Logger, reg prometheus.Registerer) 
 		src = kafkaSrc
 	}
 	mem := newMemoryBudget(&cfg)
-	if cfg.Parse.FreeBlockBytes <= 0 {
-		// Emptied chunk blocks kept for the parse workers: a 16th of the
-		// budget, counted with the batches (overBudget).
-		cfg.Parse.FreeBlockBytes = max(mem.limit/16, 1)
-	}
+	// Emptied chunk blocks kept for the parse workers: a quarter of the
+	// pooled share of the budget (see below).
+	cfg.Parse.FreeBlockBytes = max(poolShare(mem.limit)/4, 1)
 	pool, err := parse.NewPool(cfg.Parse, deps.Enricher, logger.With("stage", "parse"))
 	if err != nil {
 		return nil, fmt.Errorf("parse: %w", err)
@@ -254,10 +252,11 @@ func New(cfg Config, deps Deps, logger *slog.Logger, reg prometheus.Registerer) 
 		p.health.Set(health.Sink, "") // the caller checked it, or it needs none
 	}
 	// The pooled share of the budget: a quarter for fetch message arrays,
-	// the rest for emptied batch segments, which may also keep what the
-	// batches leave unused of theirs (see resizePool).
+	// a quarter for emptied chunk blocks (the parse workers'), the rest
+	// for emptied batch segments, which may also keep what the batches
+	// leave unused of theirs (see resizePool).
 	p.arrays = newArrayPool(poolShare(p.mem.limit) / 4)
-	p.blockShare = poolShare(p.mem.limit) - p.arrays.list.Max()
+	p.blockShare = max(poolShare(p.mem.limit)-p.arrays.list.Max()-cfg.Parse.FreeBlockBytes, 0)
 	p.blocks = schema.NewBlockPool(p.blockShare)
 	p.output.Mem = p.mem.addEncoding
 	// Writers kept for reuse between files hold their buffers: at most a
@@ -396,11 +395,8 @@ func (p *Pipeline) stopTimeout() time.Duration {
 }
 
 // overBudget reports that batches must flush: the memory budget counts
-// the parse workers' decode buffers and emptied chunk blocks with the
-// batches.
-func (p *Pipeline) overBudget() bool {
-	return p.mem.over(p.pool.DecodeBufferBytes() + p.pool.FreeBlockBytes())
-}
+// the parse workers' decode buffers with the batches.
+func (p *Pipeline) overBudget() bool { return p.mem.over(p.pool.DecodeBufferBytes()) }
 
 // MemoryBudget is the bytes the pipeline lets what it holds take (the
 // memory limit less what the rest of the process takes).
