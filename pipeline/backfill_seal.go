@@ -51,8 +51,8 @@ func (p *Pipeline) SealBackfill(src *archive.Source, deadLetters bool) error {
 	if err != nil {
 		return err
 	}
-	p.sealer, p.planner = sl, pl
-	p.mem.addEncoding(sl.BufferBytes()) // for the whole run, like idle writers
+	p.useSealer(sl)
+	p.planner = pl
 	return nil
 }
 
@@ -333,29 +333,13 @@ func (b *backfillPlanner) Passed(ctx context.Context, d seal.Decision, r seal.Re
 
 // logOpen logs the hours a finished backfill leaves open, and why.
 func (b *backfillPlanner) logOpen(d seal.Decision) {
-	seen := map[schema.PartitionKey]bool{}
-	var open []schema.PartitionKey
-	why := map[schema.PartitionKey]string{}
-	for i := range d.States {
-		for _, m := range d.States[i].Hours {
-			k := m.Key()
-			if seen[k] {
-				continue
-			}
-			seen[k] = true
-			if ok, w := d.Ready(k); !ok {
-				open = append(open, k)
-				why[k] = w
-			}
-		}
-	}
-	sort.Slice(open, func(i, j int) bool { return open[i].Less(open[j]) })
-	for i, k := range open {
+	_, open := d.Judge()
+	for i, o := range open {
 		if i == maxOpenLogged {
 			b.logger.Info("more hours left open", "count", len(open)-maxOpenLogged)
 			break
 		}
-		b.logger.Info("hour left open", "hour", seal.HourFolder(k), "reason", why[k], "help", openHelp[why[k]])
+		b.logger.Info("hour left open", "hour", seal.HourFolder(o.Key), "reason", o.Why, "help", openHelp[o.Why])
 	}
 }
 

@@ -225,9 +225,14 @@ func New(cfg Config, deps Deps, logger *slog.Logger, reg prometheus.Registerer) 
 		src = kafkaSrc
 	}
 	mem := newMemoryBudget(&cfg)
-	// Emptied chunk blocks kept for the parse workers: a quarter of the
-	// pooled share of the budget (see below).
-	cfg.Parse.FreeBlockBytes = max(poolShare(mem.limit)/4, 1)
+	// The pooled share of the budget: a quarter for fetch message arrays,
+	// a quarter for the parse workers' emptied chunk blocks, the rest for
+	// emptied batch segments, which may also keep what the batches leave
+	// unused of theirs (see resizePool).
+	pooled := poolShare(mem.limit)
+	arrays := newArrayPool(pooled / 4)
+	cfg.Parse.FreeBlockBytes = max(pooled/4, 1)
+	blockShare := pooled - pooled/4 - pooled/4
 	pool, err := parse.NewPool(cfg.Parse, deps.Enricher, logger.With("stage", "parse"))
 	if err != nil {
 		return nil, fmt.Errorf("parse: %w", err)
@@ -251,13 +256,7 @@ func New(cfg Config, deps Deps, logger *slog.Logger, reg prometheus.Registerer) 
 		p.health = NewHealth()
 		p.health.Set(health.Sink, "") // the caller checked it, or it needs none
 	}
-	// The pooled share of the budget: a quarter for fetch message arrays,
-	// a quarter for emptied chunk blocks (the parse workers'), the rest
-	// for emptied batch segments, which may also keep what the batches
-	// leave unused of theirs (see resizePool).
-	p.arrays = newArrayPool(poolShare(p.mem.limit) / 4)
-	p.blockShare = max(poolShare(p.mem.limit)-p.arrays.list.Max()-cfg.Parse.FreeBlockBytes, 0)
-	p.blocks = schema.NewBlockPool(p.blockShare)
+	p.arrays, p.blockShare, p.blocks = arrays, blockShare, schema.NewBlockPool(blockShare)
 	p.output.Mem = p.mem.addEncoding
 	// Writers kept for reuse between files hold their buffers: at most a
 	// 32nd of the budget's worth is kept, and counted for the whole run.

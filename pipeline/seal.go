@@ -39,9 +39,15 @@ func (p *Pipeline) newSealer(s sink.Sink, deadLetters bool) error {
 	if err != nil {
 		return err
 	}
-	p.sealer = sl
-	p.mem.addEncoding(sl.BufferBytes()) // for the whole run, like idle writers
+	p.useSealer(sl)
 	return nil
+}
+
+// useSealer makes sl the pipeline's sealer and counts its read buffers in
+// the memory budget for the whole run, like idle writers.
+func (p *Pipeline) useSealer(sl *seal.Sealer) {
+	p.sealer = sl
+	p.mem.addEncoding(sl.BufferBytes())
 }
 
 // sealConfig is cfg.Seal with read buffers sized from the memory budget:

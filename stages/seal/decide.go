@@ -135,10 +135,16 @@ func (d Decision) Candidates() (sealable []schema.PartitionKey, open int) {
 	return sealable, open
 }
 
-// candidates is Candidates with the open hours counted by why they are
-// open.
-func (d Decision) candidates() (sealable []schema.PartitionKey, open map[string]int) {
-	open = map[string]int{}
+// OpenHour is a marked hour a decision leaves open, and why (a
+// Decision.Ready reason, or "watermark").
+type OpenHour struct {
+	Key schema.PartitionKey
+	Why string
+}
+
+// Judge splits the hours the states mark, each once, into the sealable
+// ones and the open ones with why they are open, both in key order.
+func (d Decision) Judge() (sealable []schema.PartitionKey, open []OpenHour) {
 	seen := map[schema.PartitionKey]bool{}
 	for i := range d.States {
 		for _, m := range d.States[i].Hours {
@@ -154,12 +160,24 @@ func (d Decision) candidates() (sealable []schema.PartitionKey, open map[string]
 			if ok {
 				sealable = append(sealable, k)
 			} else {
-				open[why]++
+				open = append(open, OpenHour{Key: k, Why: why})
 			}
 		}
 	}
 	sort.Slice(sealable, func(i, j int) bool { return sealable[i].Less(sealable[j]) })
+	sort.Slice(open, func(i, j int) bool { return open[i].Key.Less(open[j].Key) })
 	return sealable, open
+}
+
+// candidates is Candidates with the open hours counted by why they are
+// open.
+func (d Decision) candidates() (sealable []schema.PartitionKey, openBy map[string]int) {
+	sealable, open := d.Judge()
+	openBy = map[string]int{}
+	for _, o := range open {
+		openBy[o.Why]++
+	}
+	return sealable, openBy
 }
 
 // State returns the state of a partition, or nil.
