@@ -78,11 +78,7 @@ func TestBackfillSeals(t *testing.T) {
 		if err := p.SealBackfill(src, true); err != nil {
 			t.Fatal(err)
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		if err := p.Run(ctx); err != nil {
-			t.Fatalf("Run: %v", err)
-		}
+		runDone(t, p)
 		return p
 	}
 

@@ -83,12 +83,19 @@ func runToIdle(t *testing.T, cfg pipeline.Config, deps pipeline.Deps) *pipeline.
 	if err != nil {
 		t.Fatal(err)
 	}
+	runDone(t, p)
+	return p
+}
+
+// runDone runs p until it returns, within 2 minutes, and fails the test on
+// an error.
+func runDone(t *testing.T, p *pipeline.Pipeline) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	if err := p.Run(ctx); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	return p
 }
 
 // readLake reads every Parquet file under dir with arrow's reader and

@@ -76,11 +76,7 @@ func TestSealHours(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	if err := p.Run(ctx); err != nil {
-		t.Fatalf("Run: %v", err)
-	}
+	runDone(t, p)
 	revised := 0
 	var lateRows int64
 	for folder, m := range checkManifests(t, dir, 0, current) {

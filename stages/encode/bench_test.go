@@ -28,10 +28,7 @@ func BenchmarkEncode(b *testing.B) {
 		for _, codec := range []string{"zstd", "snappy"} {
 			for _, enc := range encoders {
 				b.Run(name+"/"+codec+"/"+enc.name, func(b *testing.B) {
-					e, err := New(Config{Codec: codec})
-					if err != nil {
-						b.Fatal(err)
-					}
+					e := mustNew(b, Config{Codec: codec})
 					var out bytes.Buffer
 					b.ReportAllocs()
 					cpu0 := cpuTime()

@@ -64,6 +64,16 @@ func flowRange(tb testing.TB, l *schema.Layout, lo, hi int) *schema.Block {
 	return b
 }
 
+// mustNew returns an encoder for cfg or fails the test.
+func mustNew(tb testing.TB, cfg Config) *Encoder {
+	tb.Helper()
+	e, err := New(cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return e
+}
+
 func TestEncodeRoundTrip(t *testing.T) {
 	tests := []struct {
 		codec string
@@ -71,10 +81,7 @@ func TestEncodeRoundTrip(t *testing.T) {
 	}{{"zstd", false}, {"snappy", false}, {"gzip", true}, {"none", false}}
 	for _, tt := range tests {
 		t.Run(tt.codec, func(t *testing.T) {
-			e, err := New(Config{Codec: tt.codec, DashStrings: tt.dash})
-			if err != nil {
-				t.Fatal(err)
-			}
+			e := mustNew(t, Config{Codec: tt.codec, DashStrings: tt.dash})
 			b := block(t, 10_000)
 			var out bytes.Buffer
 			if err := e.Encode(&out, []*schema.Block{b}, map[string]string{"k": "v"}); err != nil {
@@ -125,10 +132,7 @@ func TestEncodeRoundTrip(t *testing.T) {
 // TestEncodeChain: the rows of a batch kept in many segments (a
 // schema.Chain) encode to the same rows as one block holding them all.
 func TestEncodeChain(t *testing.T) {
-	e, err := New(Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := mustNew(t, Config{})
 	whole := block(t, 5_000)
 	// The same rows, cut into parse-sized pieces and chained into segments
 	// of about 16 KB, so that the file spans many blocks.
@@ -169,10 +173,7 @@ func TestEncodeChain(t *testing.T) {
 // no more than the bound wait at once (IdleBytes, which the memory budget
 // counts, holds).
 func TestIdleWritersBounded(t *testing.T) {
-	e, err := New(Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := mustNew(t, Config{})
 	var out bytes.Buffer
 	small := block(t, 100)
 	if err := e.Encode(&out, []*schema.Block{small}, nil); err != nil {
@@ -208,10 +209,7 @@ func TestIdleWritersBounded(t *testing.T) {
 func TestWorkingBytesBoundsEncode(t *testing.T) {
 	for _, n := range []int{1, 20, 2000, 60_000} {
 		t.Run(fmt.Sprintf("%d rows", n), func(t *testing.T) {
-			e, err := New(Config{})
-			if err != nil {
-				t.Fatal(err)
-			}
+			e := mustNew(t, Config{})
 			e.SetMaxIdle(0)
 			b := flowBlock(t, n, true)
 			var out bytes.Buffer

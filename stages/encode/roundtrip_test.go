@@ -132,14 +132,8 @@ func testLayouts(t testing.TB) []layoutCase {
 func TestEncodeEmptyStrings(t *testing.T) {
 	l := schema.NewLayout(schema.DefaultFormat, schema.Enrichment{Enabled: true})
 	cfg := Config{Codec: "snappy", PageBytes: 4 << 10}
-	e, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ref, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := mustNew(t, cfg)
+	ref := mustNew(t, cfg)
 	long := bytes.Repeat([]byte("x/"), 200)
 	for i, n := range []int{1, 70, 4097, 4097, 300} {
 		b := schema.NewBlock(l)
@@ -194,14 +188,8 @@ func TestEncodeMatchesReference(t *testing.T) {
 	for _, lc := range testLayouts(t) {
 		for _, cfg := range configs {
 			t.Run(fmt.Sprintf("%s/%s/dash=%v/page=%d", lc.name, cfg.Codec, cfg.DashStrings, cfg.PageBytes), func(t *testing.T) {
-				e, err := New(cfg)
-				if err != nil {
-					t.Fatal(err)
-				}
-				ref, err := New(cfg)
-				if err != nil {
-					t.Fatal(err)
-				}
+				e := mustNew(t, cfg)
+				ref := mustNew(t, cfg)
 				blocks := make([]*schema.Block, len(sizes))
 				inputs := make([][]*schema.Block, len(sizes)) // one block, or its parts
 				metas := make([]map[string]string, len(sizes))
@@ -380,14 +368,8 @@ func checkArrow(t *testing.T, data []byte, b *schema.Block, meta map[string]stri
 // as the output stage does, each file checked against the reference.
 func TestEncodeConcurrent(t *testing.T) {
 	lcs := testLayouts(t)
-	e, err := New(Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ref, err := New(Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := mustNew(t, Config{})
+	ref := mustNew(t, Config{})
 	var wg sync.WaitGroup
 	errs := make(chan error, 4)
 	for g := range 4 {
