@@ -20,13 +20,10 @@ const hashBuffer = 8 << 20
 
 // bufferPool keeps read buffers of one size across files: a fresh buffer
 // per file cost more CPU (the runtime zeroes it) than hashing the file.
-type bufferPool struct {
-	size int
-	pool sync.Pool
-}
+type bufferPool struct{ pool sync.Pool }
 
 func newBufferPool(size int) *bufferPool {
-	p := &bufferPool{size: size}
+	p := &bufferPool{}
 	p.pool.New = func() any { b := make([]byte, size); return &b }
 	return p
 }
