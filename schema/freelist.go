@@ -25,14 +25,13 @@ func NewFreeList[K comparable, V any](max int64, cost func(V) int64) *FreeList[K
 func (l *FreeList[K, V]) Get(k K) (V, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	var zero V
 	fl := l.free[k]
 	n := len(fl)
 	if n == 0 {
-		var zero V
 		return zero, false
 	}
 	v := fl[n-1]
-	var zero V
 	fl[n-1] = zero
 	l.free[k] = fl[:n-1]
 	l.total -= l.cost(v)
