@@ -199,6 +199,11 @@ func (pt *partition) run(ctx context.Context, start int64) error {
 		case err := <-pt.inflight:
 			pt.inflight = nil
 			pt.roundDone()
+			if err != nil && p.hardCtx.Err() != nil {
+				// Aborted before ctx ended: the round was cut short by
+				// the hard stop, not failed.
+				return pt.abandoned(ctx, err)
+			}
 			if err != nil {
 				return pt.fail(ctx, err)
 			}

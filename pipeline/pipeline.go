@@ -277,9 +277,15 @@ func New(cfg Config, deps Deps, logger *slog.Logger, reg prometheus.Registerer) 
 	return p, nil
 }
 
-// Abort turns a running soft stop into a hard one: flushes in progress are
-// abandoned, and their records are re-read after a restart.
-func (p *Pipeline) Abort() { p.hardStop() }
+// Abort turns a running soft stop into a hard one, or stops a Run that had
+// none yet: flushes in progress are abandoned, their records are re-read
+// after a restart, and Run returns ErrIncomplete if any partition held
+// unflushed records. The stop is marked as the pipeline's own before the
+// rounds are cancelled, so a cancelled round never reads as a failing sink.
+func (p *Pipeline) Abort() {
+	p.stopping.Store(true)
+	p.hardStop()
+}
 
 // Stats is a snapshot of the pipeline's counters.
 type Stats struct {
@@ -317,6 +323,8 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	p.observe.lastDurable.Store(p.startTime.UnixNano())
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	stopOnAbort := context.AfterFunc(p.hardCtx, cancel) // a hard stop is a stop
+	defer stopOnAbort()
 	if p.kafka == nil {
 		p.health.Set(health.Kafka, "") // another source: no broker to wait for
 	} else if err := p.connect(runCtx); err != nil {
