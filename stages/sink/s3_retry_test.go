@@ -39,39 +39,46 @@ func TestS3ConfigValidation(t *testing.T) {
 	}
 }
 
-func TestClassify(t *testing.T) {
-	apiErr := func(code string, status int) error {
-		return &smithy.OperationError{ServiceID: "S3", OperationName: "PutObject", Err: &awshttp.ResponseError{
-			ResponseError: &smithyhttp.ResponseError{
-				Response: &smithyhttp.Response{Response: &http.Response{StatusCode: status}},
-				Err:      &smithy.GenericAPIError{Code: code},
-			},
-		}}
+// apiError is an S3 error as the SDK returns it; code "" is one whose body
+// could not be read.
+func apiError(code string, status int) error {
+	var inner error = &smithy.GenericAPIError{Code: code}
+	if code == "" {
+		inner = errors.New("deserialization failed, failed to copy error response body")
 	}
+	return &smithy.OperationError{ServiceID: "S3", OperationName: "PutObject", Err: &awshttp.ResponseError{
+		ResponseError: &smithyhttp.ResponseError{
+			Response: &smithyhttp.Response{Response: &http.Response{StatusCode: status}},
+			Err:      inner,
+		},
+	}}
+}
+
+func TestClassify(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
 		err       error
 		reason    string
 		permanent bool
 	}{
-		{"slow down", apiErr("SlowDown", 503), reasonThrottled, false},
-		{"429", apiErr("", 429), reasonThrottled, false},
-		{"internal error", apiErr("InternalError", 500), reasonServer, false},
-		{"bad gateway", apiErr("", 502), reasonServer, false},
-		{"request timeout", apiErr("RequestTimeout", 400), reasonTimeout, false},
-		{"bad digest", apiErr("BadDigest", 400), reasonBadDigest, false},
-		{"expired token", apiErr("ExpiredToken", 400), reasonCredentials, false},
-		{"skew", apiErr("RequestTimeTooSkewed", 403), reasonCredentials, false},
-		{"conflict", apiErr("OperationAborted", 409), reasonConflict, false},
-		{"access denied", apiErr("AccessDenied", 403), "", true},
-		{"no such bucket", apiErr("NoSuchBucket", 404), "", true},
-		{"bad key id", apiErr("InvalidAccessKeyId", 403), "", true},
-		{"bad signature", apiErr("SignatureDoesNotMatch", 403), "", true},
-		{"bad bucket name", apiErr("InvalidBucketName", 400), "", true},
-		{"invalid argument", apiErr("InvalidArgument", 400), "", true},
-		{"head forbidden", apiErr("Forbidden", 403), "", true},
-		{"wrong region", apiErr("PermanentRedirect", 301), "", true},
-		{"not implemented", apiErr("NotImplemented", 501), "", true},
+		{"slow down", apiError("SlowDown", 503), reasonThrottled, false},
+		{"429", apiError("", 429), reasonThrottled, false},
+		{"internal error", apiError("InternalError", 500), reasonServer, false},
+		{"bad gateway", apiError("", 502), reasonServer, false},
+		{"request timeout", apiError("RequestTimeout", 400), reasonTimeout, false},
+		{"bad digest", apiError("BadDigest", 400), reasonBadDigest, false},
+		{"expired token", apiError("ExpiredToken", 400), reasonCredentials, false},
+		{"skew", apiError("RequestTimeTooSkewed", 403), reasonCredentials, false},
+		{"conflict", apiError("OperationAborted", 409), reasonConflict, false},
+		{"access denied", apiError("AccessDenied", 403), "", true},
+		{"no such bucket", apiError("NoSuchBucket", 404), "", true},
+		{"bad key id", apiError("InvalidAccessKeyId", 403), "", true},
+		{"bad signature", apiError("SignatureDoesNotMatch", 403), "", true},
+		{"bad bucket name", apiError("InvalidBucketName", 400), "", true},
+		{"invalid argument", apiError("InvalidArgument", 400), "", true},
+		{"head forbidden", apiError("Forbidden", 403), "", true},
+		{"wrong region", apiError("PermanentRedirect", 301), "", true},
+		{"not implemented", apiError("NotImplemented", 501), "", true},
 		{"refused", &smithyhttp.RequestSendError{Err: syscall.ECONNREFUSED}, reasonNetwork, false},
 		{"reset", fmt.Errorf("read: %w", syscall.ECONNRESET), reasonNetwork, false},
 		{"deadline", fmt.Errorf("x: %w", context.DeadlineExceeded), reasonTimeout, false},
@@ -81,6 +88,33 @@ func TestClassify(t *testing.T) {
 			reason, permanent := classify(tc.err)
 			if reason != tc.reason || permanent != tc.permanent {
 				t.Fatalf("classify = %q, %v; want %q, %v", reason, permanent, tc.reason, tc.permanent)
+			}
+		})
+	}
+}
+
+// TestPermanentHint checks that each permanent error names what to fix,
+// including a 403 whose body the server closed before it could be read.
+func TestPermanentHint(t *testing.T) {
+	for _, tc := range []struct {
+		name, op string
+		err      error
+		want     []string
+	}{
+		{"bad signature", "put", apiError("SignatureDoesNotMatch", 403), []string{"secret access key"}},
+		{"bad key id", "put", apiError("InvalidAccessKeyId", 403), []string{"access key id"}},
+		{"access denied", "put", apiError("AccessDenied", 403), []string{"s3:PutObject"}},
+		{"403, no body", "put", apiError("", 403), []string{"access key id", "secret access key", "policies"}},
+		{"403, no body, check", "check", apiError("", 403), []string{"access key id", "secret access key"}},
+		{"403 on a read", "get", apiError("", 403), []string{"s3:GetObject"}},
+		{"no such bucket", "put", apiError("NoSuchBucket", 404), []string{"bucket does not exist"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := permanentHint(tc.op, tc.err)
+			for _, w := range tc.want {
+				if !strings.Contains(got, w) {
+					t.Fatalf("permanentHint(%s) = %q, want it to say %q", tc.op, got, w)
+				}
 			}
 		})
 	}
