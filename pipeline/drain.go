@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"flowlake/pipeline/health"
@@ -129,6 +130,10 @@ func (p *Pipeline) watchOffsets(ctx context.Context, stop context.CancelFunc) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	defer p.health.Done("offsets")
+	var wake <-chan struct{} // only a batch run ends when it has caught up
+	if p.batch() {
+		wake = p.wake
+	}
 	var lastPoll time.Time
 	caughtAt := int64(0) // lastData when the run was last seen caught up
 	sealedAt := int64(0) // lastData when a seal pass was last asked for at once
@@ -177,13 +182,63 @@ func (p *Pipeline) watchOffsets(ctx context.Context, stop context.CancelFunc) {
 			// than only after the idle wait: the data is durable, and its
 			// hours sealable, D sooner; the wait confirms nothing more
 			// arrives.
-			p.flushAll.Store(idle >= p.cfg.ExitWhenIdle || (caughtAt != 0 && caughtAt == p.lastData.Load()))
+			all := idle >= p.cfg.ExitWhenIdle || (caughtAt != 0 && caughtAt == p.lastData.Load())
+			if !p.flushAll.Swap(all) && all {
+				p.flushNow.Fire() // rather than at each partition's next tick
+			}
 		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-wake:
+			// A round ended or the last fetched chunk was merged: look
+			// again now rather than at the next tick, at most every
+			// wakeGap.
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(wakeGap - time.Since(now)):
+			}
 		}
+	}
+}
+
+// wakeGap is the least time between two looks of the offsets watcher that
+// events asked for (each polls the brokers).
+const wakeGap = 20 * time.Millisecond
+
+// nudge wakes the offsets watcher of a batch run (see wake).
+func (p *Pipeline) nudge() {
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// broadcast wakes every waiter at once, as often as it fires.
+type broadcast struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+// C is closed at the next Fire.
+func (b *broadcast) C() <-chan struct{} {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.ch == nil {
+		b.ch = make(chan struct{})
+	}
+	return b.ch
+}
+
+// Fire closes the channel C returned, waking its waiters.
+func (b *broadcast) Fire() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.ch != nil {
+		close(b.ch)
+		b.ch = nil
 	}
 }
 

@@ -249,6 +249,44 @@ func TestRestartMidStream(t *testing.T) {
 
 }
 
+// TestBatchRunFlushesOnceCaughtUp checks that a batch run makes what it
+// holds durable as soon as it has merged the whole topic, not at the
+// partitions' next age check: the age checks here are 30 s apart and the
+// idle wait 20 s, so only flushing on catching up makes the rows durable
+// within the 10 s the test allows.
+func TestBatchRunFlushesOnceCaughtUp(t *testing.T) {
+	env := testenv.Kafka(t, "flows", 4)
+	want := produceGenerated(t, env, generate.Config{Records: 20_000, LinesPerMsg: 1, Accounts: 2, Hours: 2, Seed: 5})
+	dir := t.TempDir()
+	cfg := testConfig(env, "caught-up")
+	cfg.Batch.MaxRows = 1_000_000 // nothing flushes by size
+	cfg.TickInterval = 30 * time.Second
+	cfg.ExitWhenIdle = 20 * time.Second
+	p, err := pipeline.New(cfg, pipeline.Deps{Sink: localSink(t, dir)}, testLogger(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() { done <- p.Run(ctx) }()
+	for p.Stats().Rows < int64(len(want)) && time.Since(start) < 10*time.Second {
+		time.Sleep(10 * time.Millisecond)
+	}
+	took, rows := time.Since(start), p.Stats().Rows
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if took >= 10*time.Second {
+		t.Fatalf("%d of %d rows durable after %s: the run waited for its age checks instead of flushing once caught up", rows, len(want), took)
+	}
+	got, _ := readLake(t, dir, schema.DefaultFormat)
+	diffMultisets(t, want, got)
+	t.Logf("every row durable %s after the start", took.Round(time.Millisecond))
+}
+
 // TestTightMemoryBudget runs with a fetch buffer below partitions x
 // --fetch-max-bytes and a memory budget that the batches exceed many times
 // over: fetches shrink to fit, batches flush sooner, and every record is

@@ -196,6 +196,8 @@ func (pt *partition) run(ctx context.Context, start int64) error {
 			}
 		case <-tick.C:
 			pt.maybeRound(time.Now(), false)
+		case <-p.flushNow.C():
+			pt.maybeRound(time.Now(), false)
 		case err := <-pt.inflight:
 			pt.inflight = nil
 			pt.roundDone()
@@ -210,7 +212,7 @@ func (pt *partition) run(ctx context.Context, start int64) error {
 			if pt.more {
 				pt.want = true // due batches were left for the next round
 			}
-			if pt.want {
+			if pt.want || p.flushAll.Load() {
 				pt.maybeRound(time.Now(), false)
 			}
 		}
@@ -234,7 +236,9 @@ func (pt *partition) merge(f *fetched) {
 	p.pool.Release(c)
 	f.msgs.release()
 	p.mem.addFetched(-f.reserved)
-	p.unmerged.Add(-1)
+	if p.unmerged.Add(-1) == 0 {
+		p.nudge() // nothing left to merge: the run may have caught up
+	}
 	p.lastData.Store(time.Now().UnixNano()) // the idle clock counts from the last merge
 	p.metrics.merged(c.Stats)
 	pt.syncOpen()
@@ -263,8 +267,10 @@ func (pt *partition) maybeRound(now time.Time, stop bool) {
 	// waits for them) but not the stop deadline nor a hard stop.
 	pt.p.rounds.Add(1)
 	go func() {
-		defer pt.p.rounds.Add(-1)
-		done <- pt.p.runRound(pt.roundCtx, pt, r)
+		err := pt.p.runRound(pt.roundCtx, pt, r)
+		pt.p.rounds.Add(-1)
+		pt.p.nudge() // the run may now be durable up to its end
+		done <- err
 	}()
 }
 

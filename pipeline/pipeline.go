@@ -186,8 +186,13 @@ type Pipeline struct {
 	// unmerged counts fetched chunks not merged yet.
 	unmerged atomic.Int64
 	// flushAll asks every partition to flush what it holds (a batch run
-	// that went idle makes its positions durable so the group drains).
+	// that went idle makes its positions durable so the group drains);
+	// flushNow tells the partitions at once when it is set.
 	flushAll atomic.Bool
+	flushNow broadcast
+	// wake asks the offsets watcher of a batch run to look again now: a
+	// round ended, or every fetched chunk was merged.
+	wake chan struct{}
 	// joined is set once the instance got its first assignment.
 	joined atomic.Bool
 	owned  *ownedSet
@@ -251,6 +256,7 @@ func New(cfg Config, deps Deps, logger *slog.Logger, reg prometheus.Registerer) 
 		sink: deps.Sink, dlq: dlq, mem: mem,
 		hardCtx: hardCtx, hardStop: hardStop,
 		owned: newOwnedSet(), health: deps.Health, kafka: kafkaSrc,
+		wake: make(chan struct{}, 1),
 	}
 	if p.health == nil {
 		p.health = NewHealth()
