@@ -138,6 +138,13 @@ func benchMain(args []string) error {
 	fmt.Printf("records=%d partitions=%d accounts=%d hours=%d enrichment=on sink=local exit-when-idle=%v (subtracted: measured to the last durable write)\n",
 		o.records, o.partitions, o.accounts, o.hours, o.idle)
 	fmt.Printf("load average at start: %s\n", loadavg())
+	if us, err := freshPageCost(64 << 20); err == nil {
+		pageCostUS = us
+		// On some VMs a page fault costs tens of microseconds: then a
+		// process's heap growing to its peak is a visible part of a
+		// short run's CPU (see the page faults flowlake reports).
+		fmt.Printf("this machine: faulting in a fresh 4 KiB page costs %.1f µs of CPU (touching 64 MiB of new memory)\n", us)
+	}
 	var results []result
 	for _, lines := range o.lines {
 		r, err := runOne(o, filepath.Join(work, "l"+strconv.Itoa(lines)), lines)
@@ -184,6 +191,9 @@ func (r result) print(w io.Writer) {
 		r.toDurable, r.wall, r.rate(), float64(r.valueBytes)/1e6/r.toDurable)
 	fmt.Fprintf(w, "  cpu %.2fs user + %.2fs sys = %.2f CPU s per 1M records; %d page faults (%.0f MiB of fresh pages); peak RSS %.0f MiB; %d rows + %d dead letters in %d files\n",
 		r.userSecs, r.sysSecs, r.cpuPerM(), r.minorFaults, float64(r.minorFaults)*4096/(1<<20), float64(r.peakRSS)/(1<<20), r.rowsWritten, r.deadLines, r.files)
+	if pageCostUS > 0 {
+		fmt.Fprintf(w, "  the page faults alone: about %.2f CPU s at this machine's fault cost\n", float64(r.minorFaults)*pageCostUS/1e6)
+	}
 	fmt.Fprintf(w, "  ratio to kafka-go raw consume %.2f, to parquet-go encode-only %.2f\n", r.rate()/r.rawRate(), r.rate()/r.encRate())
 }
 
@@ -441,6 +451,25 @@ func vmHWM(pid int) int64 {
 }
 
 // selfCPU is this process's user+sys CPU seconds so far.
+// pageCostUS is what a fresh page costs on this machine (µs of CPU), 0
+// when unknown.
+var pageCostUS float64
+
+// freshPageCost maps n bytes of new anonymous memory, writes one byte per
+// page and returns the CPU microseconds each page cost.
+func freshPageCost(n int) (float64, error) {
+	mem, err := syscall.Mmap(-1, 0, n, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
+	if err != nil {
+		return 0, err
+	}
+	defer syscall.Munmap(mem)
+	cpu0 := selfCPU()
+	for i := 0; i < n; i += 4096 {
+		mem[i] = 1
+	}
+	return (selfCPU() - cpu0) * 1e6 / float64(n/4096), nil
+}
+
 func selfCPU() float64 {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
