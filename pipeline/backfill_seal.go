@@ -51,6 +51,9 @@ func (p *Pipeline) SealBackfill(src *archive.Source, deadLetters bool) error {
 	if err != nil {
 		return err
 	}
+	// Files `run` wrote into the hours the backfill seals are final by
+	// their partitions' checkpoints.
+	sl.SetForeign(foreignStates(st))
 	p.useSealer(sl)
 	p.planner = pl
 	return nil
@@ -152,12 +155,9 @@ func (b *backfillPlanner) load(ctx context.Context, f *archive.SealFolder, st *s
 	if err != nil {
 		return err
 	}
-	st.Found, st.Next, st.Watermark, st.Hours = found, prog.Next, prog.Watermark, prog.HourMarks()
-	st.DurablePast = map[schema.PartitionKey]int64{}
-	for k, pos := range prog.DurablePast() {
-		pk := schema.PartitionKey{Account: k.Account, Region: k.Region, Hour: k.Hour}
-		st.DurablePast[pk] = max(st.DurablePast[pk], pos.Offset)
-	}
+	first, end := st.First, st.End
+	*st = streamState(f.Topic, 0, prog, found)
+	st.First, st.End = first, end
 	return nil
 }
 

@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"sort"
+	"strings"
 	"time"
 
 	"flowlake/schema"
@@ -13,6 +15,7 @@ import (
 	"flowlake/stages/checkpoint"
 	"flowlake/stages/seal"
 	"flowlake/stages/sink"
+	"flowlake/stages/source/archive"
 	"flowlake/stages/source/kafka"
 )
 
@@ -39,6 +42,7 @@ func (p *Pipeline) newSealer(s sink.Sink, deadLetters bool) error {
 	if err != nil {
 		return err
 	}
+	sl.SetForeign(foreignStates(st))
 	p.useSealer(sl)
 	return nil
 }
@@ -84,13 +88,7 @@ func (p *Pipeline) sealStates(ctx context.Context) ([]seal.PartitionState, error
 		if err != nil {
 			return nil, err
 		}
-		st := seal.PartitionState{Topic: topic, Partition: id, Found: found, Next: prog.Next, Watermark: prog.Watermark,
-			Hours: prog.HourMarks(), DurablePast: map[schema.PartitionKey]int64{}}
-		for k, pos := range prog.DurablePast() {
-			pk := schema.PartitionKey{Account: k.Account, Region: k.Region, Hour: k.Hour}
-			st.DurablePast[pk] = max(st.DurablePast[pk], pos.Offset)
-		}
-		states = append(states, st)
+		states = append(states, streamState(topic, id, prog, found))
 	}
 	offs, err := p.kafka.Offsets(ctx)
 	if err != nil {
@@ -108,6 +106,65 @@ func (p *Pipeline) sealStates(ctx context.Context) ([]seal.PartitionState, error
 		states[i].First, states[i].End = o.Start, o.End
 	}
 	return states, nil
+}
+
+// streamState is what sealing needs from a stream's checkpoint (a Kafka
+// partition's or an archive folder's); First and End are left to the
+// caller.
+func streamState(topic string, partition int, prog *checkpoint.Progress, found bool) seal.PartitionState {
+	st := seal.PartitionState{Topic: topic, Partition: partition, Found: found, Next: prog.Next, Watermark: prog.Watermark,
+		Hours: prog.HourMarks(), DurablePast: map[schema.PartitionKey]int64{}}
+	for k, pos := range prog.DurablePast() {
+		pk := schema.PartitionKey{Account: k.Account, Region: k.Region, Hour: k.Hour}
+		st.DurablePast[pk] = max(st.DurablePast[pk], pos.Offset)
+	}
+	return st
+}
+
+// kafkaCheckpoints holds every consumer group's checkpoints
+// (kafka.CheckpointKey).
+const kafkaCheckpoints = "_flowlake/checkpoints/"
+
+// foreignStates reads the progress records of another writer's stream
+// whose files share an hour folder with this writer's (seal.ForeignFunc):
+// `run` and a backfill both write an hour, or two topics do. Files name
+// their stream in flowlake.topic: a backfill's the archive folder's URL,
+// whose checkpoint is under _flowlake/backfill/; `run`'s the Kafka topic,
+// whose partition has a checkpoint per consumer group that read it (all
+// of them must cover a file: which group wrote it is not recorded).
+func foreignStates(store sink.Store) seal.ForeignFunc {
+	return func(ctx context.Context, topic string, partition int) ([]seal.PartitionState, error) {
+		if key, ok := archive.TopicCheckpointKey(topic); ok {
+			prog, found, err := checkpoint.Load(ctx, store, key, topic, partition)
+			if err != nil || !found {
+				return nil, err
+			}
+			return []seal.PartitionState{streamState(topic, partition, prog, true)}, nil
+		}
+		objs, err := store.List(ctx, kafkaCheckpoints)
+		if err != nil {
+			return nil, fmt.Errorf("list checkpoints: %w", err)
+		}
+		var states []seal.PartitionState
+		for _, o := range objs {
+			escaped, _, ok := strings.Cut(strings.TrimPrefix(o.Key, kafkaCheckpoints), "/")
+			if !ok {
+				continue
+			}
+			group, err := url.PathUnescape(escaped)
+			if err != nil || kafka.CheckpointKey(group, topic, partition) != o.Key {
+				continue // another stream's checkpoint, or a segment
+			}
+			prog, found, err := checkpoint.Load(ctx, store, o.Key, topic, partition)
+			if err != nil {
+				return nil, err
+			}
+			if found {
+				states = append(states, streamState(topic, partition, prog, true))
+			}
+		}
+		return states, nil
+	}
 }
 
 // noteSeal records a round in the partition's sealing state before the

@@ -15,4 +15,12 @@
 // `_flowlake_manifest.json` at it (a copy, replaced with `If-Match`). Late
 // files (written after a seal) make revision N+1, which lists them; older
 // revisions are never changed.
+//
+// A file is listed only once its stream's progress record covers its last
+// record (before that a replay may rewrite it). The decision holds the
+// states of the sealer's own streams; a file of another writer's stream in
+// the same folder (a backfill's in an hour `run` writes, or the reverse)
+// is final once that stream's own record covers it, which the sealer reads
+// with its ForeignFunc (SetForeign). Whether an hour may be sealed stays
+// the sealer's own rule.
 package seal

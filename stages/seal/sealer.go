@@ -67,8 +67,10 @@ type Sealer struct {
 	store  sink.Store
 	decide func(ctx context.Context) (Decision, error)
 	passed func(ctx context.Context, d Decision, r Result)
-	logger *slog.Logger
-	m      *metrics
+	// foreign reads other writers' progress records (see SetForeign).
+	foreign ForeignFunc
+	logger  *slog.Logger
+	m       *metrics
 	// Now is the clock (tests replace it).
 	Now  func() time.Time
 	who  string
@@ -247,9 +249,10 @@ func (s *Sealer) Pass(ctx context.Context) (Result, error) {
 	)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(s.cfg.Concurrency)
+	fs := newForeignStates(s.foreign)
 	for i, k := range keys {
 		g.Go(func() error {
-			outs[i], errs[i] = s.sealHour(gctx, k, d)
+			outs[i], errs[i] = s.sealHour(gctx, k, d, fs)
 			return nil
 		})
 	}
@@ -292,8 +295,10 @@ const (
 )
 
 // sealHour writes the next revision of k's manifest if the folder holds
-// final files that the latest revision does not list.
-func (s *Sealer) sealHour(ctx context.Context, k schema.PartitionKey, d Decision) (outcome, error) {
+// final files that the latest revision does not list. A file is final once
+// its stream's progress record covers it: the decision's state, or for
+// another writer's stream its own record, read through fs.
+func (s *Sealer) sealHour(ctx context.Context, k schema.PartitionKey, d Decision, fs *foreignStates) (outcome, error) {
 	folder := HourFolder(k)
 	log := s.logger.With("hour", folder)
 	for range 3 {
@@ -333,10 +338,20 @@ func (s *Sealer) sealHour(ctx context.Context, k schema.PartitionKey, d Decision
 				log.Warn("file without flowlake metadata in an hour folder; it is not listed in the manifest", "file", name)
 				continue
 			}
-			st := d.State(src.Topic, src.Partition)
-			if st == nil || !st.Covers(k, src.LastOffset) {
-				// Written but not checkpointed yet: a replay may rewrite it.
-				log.Debug("file not final yet; seal postponed", "file", name, "partition", src.Partition)
+			// Written but not covered by its stream's progress record yet:
+			// a replay may rewrite it. The decision holds this writer's
+			// streams; another writer's stream (a backfill's folder in an
+			// hour `run` writes, or the reverse) has its own record.
+			own := d.State(src.Topic, src.Partition)
+			final := own != nil && own.Covers(k, src.LastOffset)
+			if own == nil {
+				final, err = fs.covers(ctx, src.Topic, src.Partition, k, src.LastOffset)
+				if err != nil {
+					return outcomePostponed, fmt.Errorf("read the progress of %s partition %d, which wrote %s/%s: %w", src.Topic, src.Partition, folder, name, err)
+				}
+			}
+			if !final {
+				log.Debug("file not final yet; seal postponed", "file", name, "topic", src.Topic, "partition", src.Partition, "other_writer", own == nil)
 				return outcomePostponed, nil
 			}
 			src.objects(desc.Meta)

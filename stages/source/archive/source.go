@@ -397,8 +397,11 @@ type manifest struct {
 
 // stateKey is where a folder's records live in the output sink.
 func (s *Source) stateKey(f Folder, name string) string {
-	return "_flowlake/backfill/" + s.cfg.Bucket + "/" + f.Prefix + name
+	return statePrefix + s.cfg.Bucket + "/" + f.Prefix + name
 }
+
+// statePrefix holds the folders' records in the output sink.
+const statePrefix = "_flowlake/backfill/"
 
 func (s *Source) loadManifest(ctx context.Context, p *folderPlan) (*manifest, error) {
 	key := s.stateKey(p.folder, "manifest.json")

@@ -1,6 +1,7 @@
 package archive
 
 import (
+	"strings"
 	"sync"
 
 	"flowlake/schema"
@@ -29,6 +30,18 @@ func (st *stream) ID() source.StreamID {
 // CheckpointKey implements source.Stream:
 // `_flowlake/backfill/<bucket>/<folder>/checkpoint.json`.
 func (st *stream) CheckpointKey() string { return st.src.stateKey(st.folder, "checkpoint.json") }
+
+// TopicCheckpointKey returns the checkpoint key of the folder stream
+// whose topic (ID: the folder's URL, as its files name it in
+// flowlake.topic) is topic, whichever backfill read it; ok is false when
+// topic is no folder's URL (a Kafka topic).
+func TopicCheckpointKey(topic string) (key string, ok bool) {
+	rest, ok := strings.CutPrefix(topic, "s3://")
+	if !ok || !strings.HasSuffix(rest, "/") || strings.Index(rest, "/") < 1 {
+		return "", false
+	}
+	return statePrefix + rest + "checkpoint.json", true
+}
 
 // Resume implements source.Stream: the checkpoint alone says where.
 func (st *stream) Resume() int64 { return 0 }
