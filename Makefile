@@ -2,6 +2,7 @@
 GO        ?= go
 BIN       := $(CURDIR)/bin
 VERSITYGW := $(BIN)/versitygw
+HELM      := $(BIN)/helm
 PKGS      := ./...
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X flowlake/stages/encode.Version=$(VERSION)
@@ -26,7 +27,11 @@ run: build
 $(VERSITYGW):
 	GOBIN=$(BIN) $(GO) install github.com/versity/versitygw/cmd/versitygw@v1.8.0
 
-tools: $(VERSITYGW)
+# Helm: the chart tests render the chart with the real helm template.
+$(HELM):
+	GOBIN=$(BIN) $(GO) install helm.sh/helm/v3/cmd/helm@v3.22.0
+
+tools: $(VERSITYGW) $(HELM)
 
 vet:
 	$(GO) vet $(PKGS)
