@@ -450,7 +450,6 @@ func vmHWM(pid int) int64 {
 	return 0
 }
 
-// selfCPU is this process's user+sys CPU seconds so far.
 // pageCostUS is what a fresh page costs on this machine (µs of CPU), 0
 // when unknown.
 var pageCostUS float64
@@ -470,6 +469,7 @@ func freshPageCost(n int) (float64, error) {
 	return (selfCPU() - cpu0) * 1e6 / float64(n/4096), nil
 }
 
+// selfCPU is this process's user+sys CPU seconds so far.
 func selfCPU() float64 {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
