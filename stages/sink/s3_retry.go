@@ -253,15 +253,15 @@ func permanentHint(op string, err error) string {
 		return "KMS rejected the request: check the KMS key id and its key policy"
 	case code == "InvalidRequest" || code == "InvalidArgument":
 		return "the request was rejected: check the SSE, KMS, object lock and checksum settings and the bucket's configuration"
-	case code == "" && httpStatus(err) == 403 && op != "verify" && op != "verify_read" && op != "get":
-		// A 403 whose body could not be read (servers may close the
-		// connection on a bad signature): any of the causes.
-		return "access denied or the credentials were rejected (the server's reason could not be read): check the access key id and the secret access key, the IAM and bucket policies and any object lock on the key"
 	case code == "AccessDenied" || httpStatus(err) == 403:
-		switch op {
-		case "verify", "verify_read", "get":
+		switch {
+		case op == "verify" || op == "verify_read" || op == "get":
 			return "access denied: the sink needs s3:GetObject to read objects back"
-		case "check":
+		case code == "":
+			// A 403 whose body could not be read (servers may close the
+			// connection on a bad signature): any of the causes.
+			return "access denied or the credentials were rejected (the server's reason could not be read): check the access key id and the secret access key, the IAM and bucket policies and any object lock on the key"
+		case op == "check":
 			return "access denied or invalid credentials: check the credentials and the IAM and bucket policies (s3:ListBucket)"
 		}
 		return "access denied: check the credentials, the IAM and bucket policies (s3:PutObject) and any object lock on the key"
