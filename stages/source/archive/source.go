@@ -396,8 +396,12 @@ type manifest struct {
 }
 
 // stateKey is where a folder's records live in the output sink.
-func (s *Source) stateKey(f Folder, name string) string {
-	return statePrefix + s.cfg.Bucket + "/" + f.Prefix + name
+func (s *Source) stateKey(f Folder, name string) string { return topicStateKey(s.topic(f), name) }
+
+// topicStateKey is where the records of the folder whose URL is topic
+// live: `_flowlake/backfill/<bucket>/<folder>/name`.
+func topicStateKey(topic, name string) string {
+	return statePrefix + strings.TrimPrefix(topic, "s3://") + name
 }
 
 // statePrefix holds the folders' records in the output sink.

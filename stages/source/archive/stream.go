@@ -24,7 +24,7 @@ type stream struct {
 // ID implements source.Stream: the folder's URL, so files and dead
 // letters of two folders never share a name.
 func (st *stream) ID() source.StreamID {
-	return source.StreamID{Topic: "s3://" + st.src.cfg.Bucket + "/" + st.folder.Prefix}
+	return source.StreamID{Topic: st.src.topic(st.folder)}
 }
 
 // CheckpointKey implements source.Stream:
@@ -40,7 +40,7 @@ func TopicCheckpointKey(topic string) (key string, ok bool) {
 	if !ok || !strings.HasSuffix(rest, "/") || strings.Index(rest, "/") < 1 {
 		return "", false
 	}
-	return statePrefix + rest + "checkpoint.json", true
+	return topicStateKey(topic, "checkpoint.json"), true
 }
 
 // Resume implements source.Stream: the checkpoint alone says where.
