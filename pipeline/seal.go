@@ -5,9 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"sort"
-	"strings"
 	"time"
 
 	"flowlake/schema"
@@ -121,10 +119,6 @@ func streamState(topic string, partition int, prog *checkpoint.Progress, found b
 	return st
 }
 
-// kafkaCheckpoints holds every consumer group's checkpoints
-// (kafka.CheckpointKey).
-const kafkaCheckpoints = "_flowlake/checkpoints/"
-
 // foreignStates reads the progress records of another writer's stream
 // whose files share an hour folder with this writer's (seal.ForeignFunc):
 // `run` and a backfill both write an hour, or two topics do. Files name
@@ -141,18 +135,13 @@ func foreignStates(store sink.Store) seal.ForeignFunc {
 			}
 			return []seal.PartitionState{streamState(topic, partition, prog, true)}, nil
 		}
-		objs, err := store.List(ctx, kafkaCheckpoints)
+		objs, err := store.List(ctx, kafka.CheckpointPrefix)
 		if err != nil {
 			return nil, fmt.Errorf("list checkpoints: %w", err)
 		}
 		var states []seal.PartitionState
 		for _, o := range objs {
-			escaped, _, ok := strings.Cut(strings.TrimPrefix(o.Key, kafkaCheckpoints), "/")
-			if !ok {
-				continue
-			}
-			group, err := url.PathUnescape(escaped)
-			if err != nil || kafka.CheckpointKey(group, topic, partition) != o.Key {
+			if _, t, p, ok := kafka.ParseCheckpointKey(o.Key); !ok || t != topic || p != partition {
 				continue // another stream's checkpoint, or a segment
 			}
 			prog, found, err := checkpoint.Load(ctx, store, o.Key, topic, partition)

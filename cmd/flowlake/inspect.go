@@ -11,7 +11,6 @@ import (
 	"io"
 	"log/slog"
 	"maps"
-	"net/url"
 	"os"
 	"path"
 	"slices"
@@ -26,6 +25,7 @@ import (
 	"flowlake/cmd/flowlake/app"
 	"flowlake/config"
 	"flowlake/stages/sink"
+	"flowlake/stages/source/kafka"
 )
 
 // store is what inspect needs of a sink: listing and ranged reads.
@@ -200,17 +200,16 @@ func inspect(ctx context.Context, c *config.Config) (*inspectReport, error) {
 		}
 	}
 
-	cps, err := st.List(ctx, "_flowlake/checkpoints/")
+	cps, err := st.List(ctx, kafka.CheckpointPrefix)
 	if err != nil {
 		return nil, err
 	}
 	now := time.Now()
 	for _, o := range cps {
-		// _flowlake/checkpoints/<group>/<topic>/<partition>.json; segment
-		// objects (<partition>.segments/<n>.json) belong to their checkpoint.
-		rel := strings.TrimPrefix(o.Key, "_flowlake/checkpoints/")
-		parts := strings.Split(rel, "/")
-		if !strings.HasSuffix(o.Key, ".json") || len(parts) != 3 {
+		// Segment objects (<partition>.segments/<n>.json) belong to their
+		// checkpoint.
+		group, _, _, ok := kafka.ParseCheckpointKey(o.Key)
+		if !ok {
 			continue
 		}
 		b, err := st.Get(ctx, o.Key)
@@ -228,7 +227,7 @@ func inspect(ctx context.Context, c *config.Config) (*inspectReport, error) {
 			return nil, fmt.Errorf("checkpoint %s: %w", o.Key, err)
 		}
 		if cp.Group == "" { // the group is in the key
-			cp.Group, _ = url.PathUnescape(parts[0])
+			cp.Group = group
 		}
 		ci := checkpointInfo{Group: cp.Group, Topic: cp.Topic, Partition: cp.Partition, NextOffset: cp.Next}
 		if t, err := time.Parse(time.RFC3339Nano, cp.Updated); err == nil {

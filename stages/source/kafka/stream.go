@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"flowlake/stages/source"
@@ -32,7 +33,28 @@ func (a *Assignment) CheckpointKey() string {
 // CheckpointKey is where a consumer group keeps a partition's progress
 // record: `_flowlake/checkpoints/<group>/<topic>/<partition>.json`.
 func CheckpointKey(group, topic string, partition int) string {
-	return "_flowlake/checkpoints/" + url.PathEscape(group) + "/" + url.PathEscape(topic) + "/" + strconv.Itoa(partition) + ".json"
+	return CheckpointPrefix + url.PathEscape(group) + "/" + url.PathEscape(topic) + "/" + strconv.Itoa(partition) + ".json"
+}
+
+// CheckpointPrefix holds every consumer group's checkpoints.
+const CheckpointPrefix = "_flowlake/checkpoints/"
+
+// ParseCheckpointKey returns the group, topic and partition of a key
+// CheckpointKey made; ok is false for any other key under
+// CheckpointPrefix (a checkpoint's segment objects, say).
+func ParseCheckpointKey(key string) (group, topic string, partition int, ok bool) {
+	parts := strings.Split(strings.TrimPrefix(key, CheckpointPrefix), "/")
+	if !strings.HasPrefix(key, CheckpointPrefix) || len(parts) != 3 {
+		return "", "", 0, false
+	}
+	num, isJSON := strings.CutSuffix(parts[2], ".json")
+	p, err := strconv.Atoi(num)
+	g, gerr := url.PathUnescape(parts[0])
+	t, terr := url.PathUnescape(parts[1])
+	if !isJSON || err != nil || gerr != nil || terr != nil || CheckpointKey(g, t, p) != key {
+		return "", "", 0, false
+	}
+	return g, t, p, true
 }
 
 // Resume implements source.Stream: the group's committed offset.
