@@ -51,10 +51,7 @@ func (p *Pipeline) SealBackfill(src *archive.Source, deadLetters bool) error {
 	if err != nil {
 		return err
 	}
-	// Files `run` wrote into the hours the backfill seals are final by
-	// their partitions' checkpoints.
-	sl.SetForeign(foreignStates(st))
-	p.useSealer(sl)
+	p.useSealer(sl, st)
 	p.planner = pl
 	return nil
 }

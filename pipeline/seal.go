@@ -40,14 +40,16 @@ func (p *Pipeline) newSealer(s sink.Sink, deadLetters bool) error {
 	if err != nil {
 		return err
 	}
-	sl.SetForeign(foreignStates(st))
-	p.useSealer(sl)
+	p.useSealer(sl, st)
 	return nil
 }
 
-// useSealer makes sl the pipeline's sealer and counts its read buffers in
-// the memory budget for the whole run, like idle writers.
-func (p *Pipeline) useSealer(sl *seal.Sealer) {
+// useSealer makes sl the pipeline's sealer: it counts its read buffers in
+// the memory budget for the whole run, like idle writers, and lets it judge
+// the files another writer (a backfill, or `run`) put into its hours by
+// that writer's progress records in st.
+func (p *Pipeline) useSealer(sl *seal.Sealer, st sink.Store) {
+	sl.SetForeign(foreignStates(st))
 	p.sealer = sl
 	p.mem.addEncoding(sl.BufferBytes())
 }
