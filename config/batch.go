@@ -18,5 +18,8 @@ func validateBatch(v *validator, b *batch.Config) {
 // validateParquet reports every invalid Parquet setting under parquet.*.
 func validateParquet(v *validator, p *encode.Config) {
 	v.oneOf(p.Codec, "parquet.codec", "zstd", "snappy", "gzip", "none")
+	if p.ZstdLevel != "" { // unset: the encoder's default
+		v.oneOf(p.ZstdLevel, "parquet.zstd_level", encode.ZstdLevels...)
+	}
 	v.check(p.PageBytes >= 0, "parquet.page_bytes", "must not be negative")
 }

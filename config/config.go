@@ -71,7 +71,7 @@ func Default() Config {
 		FlowLogID:        "fl-0000000000000000",
 		Sink:             DefaultSink,
 		Batch:            batch.Defaults,
-		Parquet:          encode.Config{Codec: "zstd"},
+		Parquet:          encode.Config{Codec: "zstd", ZstdLevel: "fastest"},
 		Memory:           DefaultMemory,
 		Enrich:           DefaultEnrich,
 		Seal:             DefaultSeal,

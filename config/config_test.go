@@ -122,6 +122,7 @@ func TestValidateFlags(t *testing.T) {
 		{[]string{"--brokers", "k:1", "--sink", "gs://x"}, "--sink"},
 		{[]string{"--brokers", "k:1", "--dlq", "kafka://"}, "--dlq"},
 		{[]string{"--brokers", "k:1", "--parquet-codec", "lzo"}, "--parquet-codec"},
+		{[]string{"--brokers", "k:1", "--parquet-zstd-level", "max"}, "--parquet-zstd-level"},
 		{[]string{"--brokers", "k:1", "--batch-max-rows", "0"}, "--batch-max-rows"},
 		{[]string{"--brokers", "k:1", "--format", ""}, "--format"},
 		{[]string{"--brokers", "nohost"}, "--brokers"},

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	"flowlake/stages/encode"
 	"flowlake/stages/source/kafka"
 )
 
@@ -99,6 +100,7 @@ func outputFlags(fs *flag.FlagSet, c *Config) {
 	fs.Var(&c.Memory.MaxBufferedBytes, "max-buffered-bytes", "optional lower cap, within --memory-limit, on rows in open and flushing batches (0: what the limit leaves)")
 	fs.Var(&c.Memory.FetchBufferBytes, "fetch-buffer-bytes", "optional share of --memory-limit for fetched messages not yet merged (0: a quarter of the budget)")
 	fs.StringVar(&c.Parquet.Codec, "parquet-codec", c.Parquet.Codec, "zstd, snappy, gzip or none")
+	fs.StringVar(&c.Parquet.ZstdLevel, "parquet-zstd-level", c.Parquet.ZstdLevel, "zstd speed: "+strings.Join(encode.ZstdLevels, ", ")+" (fastest makes the smaller files on flow logs)")
 	fs.BoolVar(&c.Parquet.DashStrings, "parquet-dash-strings", c.Parquet.DashStrings, "write '-' instead of null in string columns")
 	fs.IntVar(&c.Parquet.PageBytes, "parquet-page-bytes", c.Parquet.PageBytes, "target data page size before compression (0: the encoder's default)")
 	fs.StringVar(&c.Sink.S3.Region, "s3-region", c.Sink.S3.Region, "S3 region (default: from the AWS config chain)")

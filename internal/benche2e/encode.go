@@ -36,7 +36,8 @@ type v2Row struct {
 
 // encodeOnly generates n records like the loaded topic, parses them into
 // structs (untimed) and times parquet-go's GenericWriter writing them in
-// slices of rows with zstd and dictionary strings, to a discarding writer:
+// slices of rows with zstd (at the level flowlake writes by default) and
+// dictionary strings, to a discarding writer:
 // the rate of the Parquet library alone on these rows.
 func encodeOnly(n, lines, accounts, hours int) (rows int, secs, cpu float64, err error) {
 	g, err := generate.New(generate.Config{Records: n, LinesPerMsg: lines, Accounts: accounts, Hours: hours, Seed: 1})
@@ -69,7 +70,7 @@ func encodeOnly(n, lines, accounts, hours int) (rows int, secs, cpu float64, err
 	runtime.GC()
 	start, cpu0 := time.Now(), selfCPU()
 	// One file per 1M rows at most, like flowlake's default batch.
-	w := parquet.NewGenericWriter[v2Row](io.Discard, parquet.Compression(&zstd.Codec{Level: zstd.SpeedDefault}),
+	w := parquet.NewGenericWriter[v2Row](io.Discard, parquet.Compression(&zstd.Codec{Level: zstd.SpeedFastest}),
 		parquet.DataPageVersion(1), parquet.PageBufferSize(1<<20))
 	for lo := 0; lo < len(recs); lo += 4096 {
 		if _, err := w.Write(recs[lo:min(lo+4096, len(recs))]); err != nil {

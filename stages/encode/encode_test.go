@@ -129,6 +129,37 @@ func TestEncodeRoundTrip(t *testing.T) {
 	}
 }
 
+// TestZstdLevels: each level writes the same rows, and the level is the
+// one asked for: on these rows, which repeat in long periods, each slower
+// level makes a smaller file than the one before it. Unknown levels are
+// refused.
+func TestZstdLevels(t *testing.T) {
+	b := flowBlock(t, 50_000, true)
+	prev := 0
+	for _, level := range ZstdLevels {
+		e := mustNew(t, Config{ZstdLevel: level})
+		var out bytes.Buffer
+		if err := e.Encode(&out, []*schema.Block{b}, nil); err != nil {
+			t.Fatal(err)
+		}
+		f, err := parquet.OpenFile(bytes.NewReader(out.Bytes()), int64(out.Len()))
+		if err != nil {
+			t.Fatalf("%s: %v", level, err)
+		}
+		if f.NumRows() != int64(b.Len()) {
+			t.Fatalf("%s: %d rows, want %d", level, f.NumRows(), b.Len())
+		}
+		t.Logf("%s: %d bytes", level, out.Len())
+		if prev > 0 && out.Len() >= prev {
+			t.Errorf("%s: %d bytes, not fewer than the faster level's %d", level, out.Len(), prev)
+		}
+		prev = out.Len()
+	}
+	if _, err := New(Config{ZstdLevel: "max"}); err == nil {
+		t.Fatal("unknown zstd level accepted")
+	}
+}
+
 // TestEncodeChain: the rows of a batch kept in many segments (a
 // schema.Chain) encode to the same rows as one block holding them all.
 func TestEncodeChain(t *testing.T) {

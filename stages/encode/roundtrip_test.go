@@ -178,6 +178,7 @@ func TestEncodeEmptyStrings(t *testing.T) {
 func TestEncodeMatchesReference(t *testing.T) {
 	configs := []Config{
 		{Codec: "zstd"},
+		{Codec: "zstd", ZstdLevel: "default", PageBytes: 4 << 10},
 		{Codec: "snappy", PageBytes: 4 << 10},
 		{Codec: "gzip", DashStrings: true},
 		{Codec: "none", DashStrings: true, PageBytes: 1 << 10},
@@ -187,7 +188,7 @@ func TestEncodeMatchesReference(t *testing.T) {
 	seed := uint64(1)
 	for _, lc := range testLayouts(t) {
 		for _, cfg := range configs {
-			t.Run(fmt.Sprintf("%s/%s/dash=%v/page=%d", lc.name, cfg.Codec, cfg.DashStrings, cfg.PageBytes), func(t *testing.T) {
+			t.Run(fmt.Sprintf("%s/%s%s/dash=%v/page=%d", lc.name, cfg.Codec, cfg.ZstdLevel, cfg.DashStrings, cfg.PageBytes), func(t *testing.T) {
 				e := mustNew(t, cfg)
 				ref := mustNew(t, cfg)
 				blocks := make([]*schema.Block, len(sizes))
