@@ -29,6 +29,7 @@ func genCmd(ctx context.Context, args []string) error {
 	fs.IntVar(&cfg.Records, "records", 100_000, "records to generate")
 	fs.IntVar(&cfg.LinesPerMsg, "lines-per-message", 1, "records per Kafka message")
 	fs.IntVar(&cfg.Accounts, "accounts", 5, "distinct accounts")
+	fs.StringVar(&cfg.KeyBy, "key-by", generate.KeyByENI, "message key, which picks the partition: eni (<account>/<interface-id>) or account")
 	fs.IntVar(&cfg.ENIsPerAccount, "enis", 20, "network interfaces per account")
 	fs.StringVar(&regions, "regions", "us-east-1,eu-west-1", "regions, comma separated")
 	fs.IntVar(&cfg.Hours, "hours", 3, "consecutive UTC hours the records' start times cover")

@@ -9,7 +9,7 @@
 //
 // It is run by `make bench-e2e`, never by `go test`.
 //
-//	benche2e -bin bin/flowlake [-records 1000000] [-lines 1,100] [-accounts 5] [-hours 3]
+//	benche2e -bin bin/flowlake [-records 1000000] [-lines 1,100] [-accounts 5] [-hours 3] [-key-by eni]
 //
 // `benche2e broker` is the broker process it starts (an internal/broker
 // cluster, killed when its stdin closes).
@@ -18,6 +18,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -86,6 +87,7 @@ type options struct {
 	lines      []int
 	partitions int
 	accounts   int
+	keyBy      string
 	hours      int
 	idle       time.Duration
 	keep       bool
@@ -100,6 +102,7 @@ func benchMain(args []string) error {
 	linesFlag := fset.String("lines", envStr("BENCH_LINES", "1,100"), "records per Kafka message, comma separated (env BENCH_LINES)")
 	fset.IntVar(&o.partitions, "partitions", 8, "partitions of the topic")
 	fset.IntVar(&o.accounts, "accounts", envInt("BENCH_ACCOUNTS", 5), "accounts (env BENCH_ACCOUNTS)")
+	fset.StringVar(&o.keyBy, "key-by", cmp.Or(os.Getenv("BENCH_KEY_BY"), "eni"), "message key, eni or account: which records share a partition (env BENCH_KEY_BY)")
 	fset.IntVar(&o.hours, "hours", envInt("BENCH_HOURS", 3), "hours the records cover (env BENCH_HOURS)")
 	fset.DurationVar(&o.idle, "exit-when-idle", 3*time.Second, "flowlake's --exit-when-idle")
 	fset.BoolVar(&o.keep, "keep", false, "keep the work directory")
@@ -135,8 +138,8 @@ func benchMain(args []string) error {
 
 	host, _ := os.Hostname()
 	fmt.Printf("flowlake bench-e2e  %s  host=%s  cpus=%d  go=%s\n", time.Now().UTC().Format("2006-01-02 15:04 MST"), host, runtime.NumCPU(), runtime.Version())
-	fmt.Printf("records=%d partitions=%d accounts=%d hours=%d enrichment=on sink=local exit-when-idle=%v (subtracted: measured to the last durable write)\n",
-		o.records, o.partitions, o.accounts, o.hours, o.idle)
+	fmt.Printf("records=%d partitions=%d accounts=%d hours=%d key=%s enrichment=on sink=local exit-when-idle=%v (subtracted: measured to the last durable write)\n",
+		o.records, o.partitions, o.accounts, o.hours, o.keyBy, o.idle)
 	fmt.Printf("load average at start: %s\n", loadavg())
 	if us, err := freshPageCost(64 << 20); err == nil {
 		pageCostUS = us
@@ -255,7 +258,7 @@ func runOne(o options, dir string, lines int) (result, error) {
 	// Load the topic with flowlake's generator, and write its inventory.
 	inv, subnets := filepath.Join(dir, "enis.json"), filepath.Join(dir, "subnets.json")
 	genArgs := []string{"gen", "--records", strconv.Itoa(o.records), "--lines-per-message", strconv.Itoa(lines),
-		"--accounts", strconv.Itoa(o.accounts), "--hours", strconv.Itoa(o.hours), "--seed", "1",
+		"--accounts", strconv.Itoa(o.accounts), "--hours", strconv.Itoa(o.hours), "--seed", "1", "--key-by", o.keyBy,
 		"--brokers", addr, "--topic", topic, "--inventory-out", inv, "--subnets-out", subnets}
 	t0 := time.Now()
 	if out, err := exec.Command(o.bin, genArgs...).CombinedOutput(); err != nil {

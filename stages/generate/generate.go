@@ -42,6 +42,11 @@ type Config struct {
 	LinesPerMsg int
 	// Accounts is the number of distinct 12-digit accounts; default 5.
 	Accounts int
+	// KeyBy chooses the message key, and so the partition: "eni" (the
+	// default, `<account>/<interface-id>`: an account's records spread
+	// over every partition) or "account" (`<account>`: each account's
+	// records stay on one partition).
+	KeyBy string
 	// ENIsPerAccount is the number of ENIs per account; default 20.
 	ENIsPerAccount int
 	// Regions the VPCs live in; default us-east-1 and eu-west-1.
@@ -83,6 +88,12 @@ func (c Config) withDefaults(now time.Time) (Config, error) {
 	}
 	if c.Accounts == 0 {
 		c.Accounts = 5
+	}
+	if c.KeyBy == "" {
+		c.KeyBy = KeyByENI
+	}
+	if c.KeyBy != KeyByENI && c.KeyBy != KeyByAccount {
+		return c, fmt.Errorf("key by %q: want %s or %s", c.KeyBy, KeyByENI, KeyByAccount)
 	}
 	if c.ENIsPerAccount == 0 {
 		c.ENIsPerAccount = 20
@@ -283,11 +294,17 @@ func (g *Generator) Format() *schema.Format { return g.cfg.Format }
 // Remaining is the number of records still to generate.
 func (g *Generator) Remaining() int { return g.cfg.Records - int(g.produced) }
 
+// The message keys Config.KeyBy names.
+const (
+	KeyByENI     = "eni"
+	KeyByAccount = "account"
+)
+
 // Next appends the next Kafka message value to buf, the way strconv's Append
 // functions do, and returns the extended slice (pass buf[:0] to reuse a
-// buffer). key is the message key, `<account>/<interface-id>`: partitioning
-// by key keeps an ENI on one partition; it is shared and must not be
-// modified. lines is the number of records in the message. ok is false, and
+// buffer). key is the message key, `<account>/<interface-id>` or
+// `<account>` (Config.KeyBy): partitioning by key keeps an ENI, or an
+// account, on one partition; it is shared and must not be modified. lines is the number of records in the message. ok is false, and
 // buf returned unchanged, once every record has been generated.
 func (g *Generator) Next(buf []byte) (msg []byte, key []byte, lines int, ok bool) {
 	e, n := g.fill()
@@ -309,6 +326,9 @@ func (g *Generator) Next(buf []byte) (msg []byte, key []byte, lines int, ok bool
 		buf = g.gzip(buf, g.line2)
 	}
 	g.bytes += int64(len(buf) - before)
+	if g.cfg.KeyBy == KeyByAccount {
+		return buf, e.acctID, n, true
+	}
 	return buf, e.key, n, true
 }
 

@@ -2,6 +2,7 @@ package generate
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"net/netip"
@@ -708,5 +709,38 @@ func TestLargeTopology(t *testing.T) {
 			}
 			seen[a.PrivateIpAddress] = true
 		}
+	}
+}
+
+// TestKeyBy: keyed by account, every message's key is the account of its
+// records; keyed by ENI (the default), `<account>/<interface-id>`. An
+// unknown choice is refused.
+func TestKeyBy(t *testing.T) {
+	for _, keyBy := range []string{"", KeyByENI, KeyByAccount} {
+		t.Run(cmp.Or(keyBy, "default"), func(t *testing.T) {
+			_, msgs := generateAll(t, Config{Records: 2000, LinesPerMsg: 7, Seed: 3, Start: testStart, KeyBy: keyBy})
+			p := schema.NewParser(schema.DefaultFormat, 0)
+			var rec schema.Record
+			keys := map[string]bool{}
+			for _, m := range msgs {
+				for _, l := range m.lines {
+					if err := p.Parse(l.text, &rec); err != nil {
+						t.Fatal(err)
+					}
+					want := string(rec.Str[schema.AccountID])
+					if keyBy != KeyByAccount {
+						want += "/" + string(rec.Str[schema.InterfaceID])
+					}
+					if string(m.key) != want {
+						t.Fatalf("message keyed %q holds %q", m.key, l.text)
+					}
+				}
+				keys[string(m.key)] = true
+			}
+			t.Logf("%d distinct keys", len(keys))
+		})
+	}
+	if _, err := New(Config{Records: 1, KeyBy: "region"}); err == nil {
+		t.Fatal("key by region accepted")
 	}
 }
