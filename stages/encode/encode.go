@@ -25,8 +25,8 @@ type Config struct {
 	// ZstdLevel is zstd's speed: fastest (default), default, better or
 	// best. On generated flow logs fastest both runs faster and makes
 	// smaller files than default (timestamps and counters compress
-	// better with it); rows that repeat in long periods compress better at
-	// the slower levels.
+	// better with it); rows whose values cycle with short periods
+	// compress better at the slower levels.
 	ZstdLevel string `yaml:"zstd_level"`
 	// DashStrings writes a literal "-" instead of null in string columns, for
 	// queries written against AWS's text files. Integer columns stay null.

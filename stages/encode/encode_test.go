@@ -130,8 +130,8 @@ func TestEncodeRoundTrip(t *testing.T) {
 }
 
 // TestZstdLevels: each level writes the same rows, and the level is the
-// one asked for: on these rows, which repeat in long periods, each slower
-// level makes a smaller file than the one before it. Unknown levels are
+// one asked for: on these rows, whose values cycle with short periods,
+// each slower level makes a smaller file than the one before it. Unknown levels are
 // refused.
 func TestZstdLevels(t *testing.T) {
 	b := flowBlock(t, 50_000, true)
