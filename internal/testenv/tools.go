@@ -2,10 +2,12 @@ package testenv
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"time"
 )
 
 // toolBinary returns the binary the environment variable env names, else
@@ -16,7 +18,7 @@ func toolBinary(env, name, pkg, version string) (string, error) {
 	if p := os.Getenv(env); p != "" {
 		return p, nil
 	}
-	root, err := vgwModuleRoot()
+	root, err := moduleRoot()
 	if err != nil {
 		return "", err
 	}
@@ -32,7 +34,7 @@ func toolBinary(env, name, pkg, version string) (string, error) {
 // renamed into place, so no process ever runs a half-written binary.
 func installTool(binDir, name, pkg, version string) (string, error) {
 	bin := filepath.Join(binDir, name)
-	if vgwIsExecutable(bin) {
+	if isExecutable(bin) {
 		return bin, nil
 	}
 	if err := os.MkdirAll(binDir, 0o755); err != nil {
@@ -43,11 +45,11 @@ func installTool(binDir, name, pkg, version string) (string, error) {
 		return "", err
 	}
 	defer lock.Close()
-	if err := vgwLock(lock); err != nil {
+	if err := lockFile(lock); err != nil {
 		return "", fmt.Errorf("lock %s: %w", lock.Name(), err)
 	}
-	defer vgwUnlock(lock)
-	if vgwIsExecutable(bin) { // built by another package while we waited
+	defer unlockFile(lock)
+	if isExecutable(bin) { // built by another package while we waited
 		return bin, nil
 	}
 	tmp, err := os.MkdirTemp(binDir, "."+name+"-build-")
@@ -55,7 +57,7 @@ func installTool(binDir, name, pkg, version string) (string, error) {
 		return "", err
 	}
 	defer os.RemoveAll(tmp)
-	ctx, cancel := context.WithTimeout(context.Background(), vgwInstallTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), installTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, GoTool(), "install", pkg+"@"+version)
 	cmd.Dir = binDir
@@ -67,4 +69,32 @@ func installTool(binDir, name, pkg, version string) (string, error) {
 		return "", fmt.Errorf("install %s: %w", name, err)
 	}
 	return bin, nil
+}
+
+// installTimeout bounds one go install of a tool.
+const installTimeout = 15 * time.Minute
+
+// moduleRoot returns the directory holding go.mod, walking up from the
+// working directory (a test's working directory is its package directory).
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// isExecutable reports whether p is a regular file someone may run.
+func isExecutable(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0
 }

@@ -33,10 +33,7 @@ const VersityGWBinEnv = "FLOWLAKE_VERSITYGW"
 // S3Region is the region the gateway serves and the clients sign for.
 const S3Region = "us-east-1"
 
-const (
-	vgwStartTimeout   = 20 * time.Second
-	vgwInstallTimeout = 15 * time.Minute
-)
+const vgwStartTimeout = 20 * time.Second
 
 // S3Server is a Versity Gateway process serving a posix directory over the
 // S3 API on 127.0.0.1. Each folder under Dir is a bucket.
@@ -248,32 +245,8 @@ next:
 	return out
 }
 
-// vgwModuleRoot returns the directory holding go.mod, walking up from the
-// working directory (a test's working directory is its package directory).
-func vgwModuleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory")
-		}
-		dir = parent
-	}
-}
-
 // vgwBinary returns the gateway binary, installing it into
 // <module root>/bin when missing.
 func vgwBinary() (string, error) {
 	return toolBinary(VersityGWBinEnv, "versitygw", "github.com/versity/versitygw/cmd/versitygw", VersityGWVersion)
-}
-
-func vgwIsExecutable(p string) bool {
-	fi, err := os.Stat(p)
-	return err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0
 }

@@ -9,5 +9,5 @@ import (
 
 func vgwProcAttr() *syscall.SysProcAttr { return nil }
 
-func vgwLock(f *os.File) error   { return syscall.Flock(int(f.Fd()), syscall.LOCK_EX) }
-func vgwUnlock(f *os.File) error { return syscall.Flock(int(f.Fd()), syscall.LOCK_UN) }
+func lockFile(f *os.File) error   { return syscall.Flock(int(f.Fd()), syscall.LOCK_EX) }
+func unlockFile(f *os.File) error { return syscall.Flock(int(f.Fd()), syscall.LOCK_UN) }
