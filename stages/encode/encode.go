@@ -14,6 +14,7 @@ import (
 	"github.com/parquet-go/parquet-go/compress/gzip"
 	"github.com/parquet-go/parquet-go/compress/snappy"
 	"github.com/parquet-go/parquet-go/compress/uncompressed"
+	"github.com/parquet-go/parquet-go/format"
 
 	"flowlake/schema"
 )
@@ -59,11 +60,11 @@ var Version = "dev"
 
 // Encoder writes blocks as Parquet files. It is safe for concurrent use.
 type Encoder struct {
-	cfg     Config
-	codec   compress.Codec
-	schemas sync.Map // layout ID -> *parquet.Schema
-	idle    idleWriters
-	scratch sync.Pool
+	cfg       Config
+	codec     compress.Codec
+	schemas   sync.Map // layout ID -> *parquet.Schema
+	idle      chan *fileWriter
+	templates sync.Map // layout ID -> *footerTemplate
 }
 
 // chunkRows is the number of rows handed to a column writer at once. The
@@ -77,7 +78,7 @@ const defaultPageBytes = 1 << 20
 // New validates cfg and returns an Encoder.
 func New(cfg Config) (*Encoder, error) {
 	e := &Encoder{cfg: cfg}
-	e.idle = newIdleWriters(runtime.GOMAXPROCS(0)) // as many as encode at once
+	e.SetMaxIdle(runtime.GOMAXPROCS(0)) // as many as encode at once
 	switch cfg.Codec {
 	case "", "zstd":
 		pageBytes := cfg.PageBytes
@@ -105,7 +106,6 @@ func New(cfg Config) (*Encoder, error) {
 	if e.cfg.PageBytes <= 0 {
 		e.cfg.PageBytes = defaultPageBytes
 	}
-	e.scratch.New = func() any { return &scratch{vals: make([]parquet.Value, chunkRows)} }
 	return e, nil
 }
 
@@ -114,22 +114,30 @@ func New(cfg Config) (*Encoder, error) {
 func (e *Encoder) PageBytes() int { return e.cfg.PageBytes }
 
 // WorkingBytes bounds the memory one Encode of rowBytes (schema.Chain.Size)
-// in columns holds: a page buffer per column, which never holds more than
-// a page, nor much more than twice the column's share of the rows
-// (values, levels and dictionary; three times is counted, for what an
-// encode allocates and drops), plus its own overhead; and the compressor. Many accounts and
-// hours make many tiny files; counting a full page per column for each
-// would take the budget's room for batches many times over.
+// in columns holds beside the file it writes: a column is written at a
+// time, and its page's buffers (definition levels, values, the page before
+// and after compression, entry numbers) each hold at most a page, or for a
+// small file about twice the column's share of the rows, which one
+// column's rows cannot exceed; plus the footer's metadata per column, and
+// the compressor.
 func (e *Encoder) WorkingBytes(columns, rowBytes int) int64 {
-	pages := int64(columns) * int64(e.cfg.PageBytes)
-	return min(pages, 3*int64(rowBytes)+int64(columns)*pageOverhead) + encoderBytes
+	page := min(2*int64(e.cfg.PageBytes), 2*int64(rowBytes))
+	pages := 5*int64(rowBytes)/int64(e.cfg.PageBytes) + int64(columns)
+	return pageBuffers*page + int64(columns)*columnMeta + pages*pageMeta + encoderBytes
 }
 
-// pageOverhead is a column buffer's own memory beside its values.
-const pageOverhead = 32 << 10
+// pageMeta bounds a page's share of the footer and page indexes.
+const pageMeta = 256
 
-// encoderBytes is what one Parquet writer takes beside its page buffers
-// (the zstd encoder's tables and window, mostly).
+// pageBuffers is how many buffers of a page's size a column takes.
+const pageBuffers = 6
+
+// columnMeta bounds a column's share of the footer, its page indexes and
+// dictionary numbering for a file of a few pages.
+const columnMeta = 4 << 10
+
+// encoderBytes is what the zstd compressor takes (its tables and window,
+// mostly).
 const encoderBytes = 8 << 20
 
 func (e *Encoder) schema(l *schema.Layout) *parquet.Schema {
@@ -147,61 +155,47 @@ func (e *Encoder) Encode(out *bytes.Buffer, blocks []*schema.Block, meta map[str
 		return fmt.Errorf("encode: no rows")
 	}
 	layout := blocks[0].Layout
+	rows := 0
 	for _, b := range blocks {
 		if b.Layout != layout {
 			return fmt.Errorf("encode: blocks of different layouts")
 		}
+		rows += b.Len()
+	}
+	if rows == 0 {
+		return fmt.Errorf("encode: no rows")
 	}
 	keys := make([]string, 0, len(meta))
 	for k := range meta {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	wk := writerKeyOf(layout, keys)
-	var w *parquet.Writer
-	size := 0
-	for _, b := range blocks {
-		size += b.Size()
+	tmpl, err := e.template(layout)
+	if err != nil {
+		return err
 	}
-	reuse := size <= reuseBytes && !hasEmptyString(blocks)
-	if reuse {
-		w = e.idle.get(wk)
+	kvs := make([]format.KeyValue, 0, len(keys))
+	for _, k := range keys {
+		kvs = append(kvs, format.KeyValue{Key: k, Value: meta[k]})
 	}
-	if w == nil {
-		opts := []parquet.WriterOption{
-			e.schema(layout),
-			parquet.Compression(e.codec),
-			parquet.DataPageVersion(1),
-			parquet.PageBufferSize(e.cfg.PageBytes),
-			parquet.CreatedBy("flowlake", Version, ""),
-			parquet.DataPageStatistics(true),
-		}
-		for _, k := range keys {
-			opts = append(opts, parquet.KeyValueMetadata(k, meta[k]))
-		}
-		w = parquet.NewWriter(out, opts...)
-	} else {
-		w.Reset(out)
-		for _, k := range keys {
-			w.SetKeyValueMetadata(k, meta[k])
-		}
+	if len(kvs) == 0 {
+		kvs = nil
 	}
-	cws := w.ColumnWriters()
-	sc := e.scratch.Get().(*scratch)
-	defer e.scratch.Put(sc)
-	for c, col := range layout.Columns {
-		for _, b := range blocks {
-			if err := sc.writeColumn(cws[c], b, c, e.cfg.DashStrings); err != nil {
-				return fmt.Errorf("write column %s: %w", col.Name, err)
-			}
-		}
+	f := e.getWriter()
+	defer e.putWriter(f)
+	f.out, f.start, f.layout, f.blocks = out, out.Len(), layout, blocks
+	return f.write(tmpl, kvs)
+}
+
+// template returns the footer template of layout l.
+func (e *Encoder) template(l *schema.Layout) (*footerTemplate, error) {
+	if t, ok := e.templates.Load(l.ID); ok {
+		return t.(*footerTemplate), nil
 	}
-	if err := w.Close(); err != nil {
-		return fmt.Errorf("close parquet writer: %w", err)
+	t, err := newFooterTemplate(e.schema(l), l)
+	if err != nil {
+		return nil, err
 	}
-	if reuse {
-		release(w)
-		e.idle.put(wk, w)
-	}
-	return nil
+	got, _ := e.templates.LoadOrStore(l.ID, t)
+	return got.(*footerTemplate), nil
 }

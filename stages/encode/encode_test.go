@@ -200,43 +200,49 @@ func TestEncodeChain(t *testing.T) {
 	}
 }
 
-// TestIdleWritersBounded: a writer is kept only after a small file, and
-// no more than the bound wait at once (IdleBytes, which the memory budget
-// counts, holds).
+// TestIdleWritersBounded: writers wait for reuse up to the bound, each
+// holding at most IdleWriterBytes (a large file's buffers are dropped), so
+// IdleBytes, which the memory budget counts, holds.
 func TestIdleWritersBounded(t *testing.T) {
 	e := mustNew(t, Config{})
+	e.SetMaxIdle(2)
 	var out bytes.Buffer
-	small := block(t, 100)
-	if err := e.Encode(&out, []*schema.Block{small}, nil); err != nil {
+	if err := e.Encode(&out, []*schema.Block{block(t, 100)}, nil); err != nil {
 		t.Fatal(err)
 	}
-	if e.idle.n() != 1 {
-		t.Fatalf("%d idle writers after a small file, want 1", e.idle.n())
+	if len(e.idle) != 1 {
+		t.Fatalf("%d idle writers after a file, want 1", len(e.idle))
 	}
-	big := block(t, 20_000)
-	if big.Size() <= reuseBytes {
-		t.Fatalf("test block of %d bytes is not larger than %d", big.Size(), reuseBytes)
+	f := <-e.idle
+	if f.mem() == 0 {
+		t.Fatal("the idle writer kept none of its buffers")
 	}
+	e.idle <- f
+	// A file of several 1 MiB pages per column grows the buffers past
+	// what an idle writer may hold.
+	big := flowBlock(t, 600_000, false)
 	out.Reset()
 	if err := e.Encode(&out, []*schema.Block{big}, nil); err != nil {
 		t.Fatal(err)
 	}
-	if e.idle.n() != 1 {
-		t.Fatalf("%d idle writers after a large file, want still 1 (its writer is not kept)", e.idle.n())
+	if len(e.idle) != 1 {
+		t.Fatalf("%d idle writers, want 1", len(e.idle))
 	}
-	k := writerKeyOf(small.Layout, nil)
-	for range e.idle.max() + 3 {
-		e.idle.put(k, nil)
+	if f := <-e.idle; f.mem() > IdleWriterBytes {
+		t.Fatalf("an idle writer holds %d bytes, more than %d", f.mem(), IdleWriterBytes)
 	}
-	if e.idle.n() != e.idle.max() || e.IdleBytes() != int64(e.idle.max())*IdleWriterBytes {
-		t.Fatalf("%d idle writers kept, bound %d", e.idle.n(), e.idle.max())
+	for range 5 {
+		e.putWriter(newFileWriter(e))
+	}
+	if len(e.idle) != 2 || e.IdleBytes() != 2*IdleWriterBytes {
+		t.Fatalf("%d idle writers kept, bound 2 (%d bytes)", len(e.idle), e.IdleBytes())
 	}
 }
 
 // TestWorkingBytesBoundsEncode checks that WorkingBytes, what the memory
 // budget counts for an encode, is at least what one encode allocates (an
 // upper bound of what it holds), from a one-row file to a multi-page one,
-// with a fresh writer each time.
+// with a fresh writer each time (none is kept for reuse).
 func TestWorkingBytesBoundsEncode(t *testing.T) {
 	for _, n := range []int{1, 20, 2000, 60_000} {
 		t.Run(fmt.Sprintf("%d rows", n), func(t *testing.T) {
@@ -244,8 +250,8 @@ func TestWorkingBytesBoundsEncode(t *testing.T) {
 			e.SetMaxIdle(0)
 			b := flowBlock(t, n, true)
 			var out bytes.Buffer
-			// The first encode makes the compressor, which WorkingBytes
-			// counts apart (encoderBytes).
+			// The first encode makes the compressor and the footer
+			// template, which WorkingBytes counts apart (encoderBytes).
 			if err := e.Encode(&out, []*schema.Block{b}, nil); err != nil {
 				t.Fatal(err)
 			}

@@ -163,7 +163,7 @@ func TestEncodeEmptyStrings(t *testing.T) {
 			t.Fatal(err)
 		}
 		if !bytes.Equal(out.Bytes(), want.Bytes()) {
-			t.Fatalf("file %d of %d rows differs from the reference", i, n)
+			t.Fatalf("file %d of %d rows differs from the reference: %s", i, n, fileDiff(out.Bytes(), want.Bytes()))
 		}
 		checkParquetGo(t, out.Bytes(), b, meta, false)
 		checkArrow(t, out.Bytes(), b, meta, false)
@@ -184,7 +184,6 @@ func TestEncodeMatchesReference(t *testing.T) {
 		{Codec: "none", DashStrings: true, PageBytes: 1 << 10},
 	}
 	sizes := []int{1, 70, 4097, 300}
-	keys := []string{"a", "flowlake.first_offset", "flowlake.topic"}
 	seed := uint64(1)
 	for _, lc := range testLayouts(t) {
 		for _, cfg := range configs {
@@ -211,11 +210,6 @@ func TestEncodeMatchesReference(t *testing.T) {
 					if err := e.Encode(&got[i], in, metas[i]); err != nil {
 						t.Fatal(err)
 					}
-					if w := e.idle.get(writerKeyOf(lc.l, keys)); w == nil {
-						t.Fatal("the writer was not kept for reuse")
-					} else {
-						e.idle.put(writerKeyOf(lc.l, keys), w)
-					}
 					if err := encodeReference(ref, &want[i], in, metas[i]); err != nil {
 						t.Fatal(err)
 					}
@@ -223,7 +217,7 @@ func TestEncodeMatchesReference(t *testing.T) {
 				for i, b := range blocks {
 					file, ok := bytes.CutPrefix(got[i].Bytes(), []byte("prefix"))
 					if !ok || !bytes.Equal(file, want[i].Bytes()) {
-						t.Fatalf("%d rows: Encode wrote %d bytes that differ from the reference's %d", b.Len(), len(file), want[i].Len())
+						t.Fatalf("%d rows: Encode wrote %d bytes that differ from the reference's %d: %s", b.Len(), len(file), want[i].Len(), fileDiff(file, want[i].Bytes()))
 					}
 					checkParquetGo(t, file, b, metas[i], cfg.DashStrings)
 					checkArrow(t, file, b, metas[i], cfg.DashStrings)
