@@ -327,6 +327,10 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	p.startTime = time.Now()
 	p.lastData.Store(p.startTime.UnixNano())
 	p.observe.lastDurable.Store(p.startTime.UnixNano())
+	if p.kafka != nil { // the broker connections' read buffers, at most
+		p.mem.addEncoding(kafka.ReadBufferBytes)
+		defer p.mem.addEncoding(-kafka.ReadBufferBytes)
+	}
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stopOnAbort := context.AfterFunc(p.hardCtx, cancel) // a hard stop is a stop
