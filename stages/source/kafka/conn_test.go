@@ -65,7 +65,8 @@ func TestBufferedConnBounded(t *testing.T) {
 		t.Cleanup(func() { server.Close() })
 		conns[i] = &bufferedConn{Conn: client, bufs: bufs}
 		go server.Write([]byte("hello")) //nolint:errcheck
-		p := make([]byte, 2) // leaves 3 bytes unread
+		// Reading 2 bytes leaves 3 unread in the buffer.
+		p := make([]byte, 2)
 		if _, err := io.ReadFull(conns[i], p); err != nil {
 			t.Fatal(err)
 		}
