@@ -25,32 +25,25 @@ const indexLimit = 16
 // values and bounds.
 func (f *fileWriter) ints(d *schema.ColumnData, lo, hi int, lv []byte, p *pageStats) {
 	ints := d.Ints[lo:hi]
+	width := 8
 	if d.Kind == schema.KindInt32 {
-		start := len(f.values)
-		f.values = slices.Grow(f.values, 4*len(ints))
-		out := f.values[start : start+4*len(ints)]
-		k := 0
-		for i, x := range ints {
-			if lv[i] == 0 {
-				continue
-			}
-			binary.LittleEndian.PutUint32(out[k:], uint32(int32(x)))
-			k += 4
-			p.bound(int64(int32(x)))
-		}
-		f.values = f.values[:start+k]
-		return
+		width = 4
 	}
 	start := len(f.values)
-	f.values = slices.Grow(f.values, 8*len(ints))
-	out := f.values[start : start+8*len(ints)]
+	f.values = slices.Grow(f.values, width*len(ints))
+	out := f.values[start : start+width*len(ints)]
 	k := 0
 	for i, x := range ints {
 		if lv[i] == 0 {
 			continue
 		}
-		binary.LittleEndian.PutUint64(out[k:], uint64(x))
-		k += 8
+		if width == 4 {
+			x = int64(int32(x))
+			binary.LittleEndian.PutUint32(out[k:], uint32(x))
+		} else {
+			binary.LittleEndian.PutUint64(out[k:], uint64(x))
+		}
+		k += width
 		p.bound(x)
 	}
 	f.values = f.values[:start+k]
