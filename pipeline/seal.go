@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"sync"
 	"time"
 
 	"flowlake/schema"
@@ -127,34 +128,44 @@ func streamState(topic string, partition int, prog *checkpoint.Progress, found b
 // their stream in flowlake.topic: a backfill's the archive folder's URL,
 // whose checkpoint is under _flowlake/backfill/; `run`'s the Kafka topic,
 // whose partition has a checkpoint per consumer group that read it (all
-// of them must cover a file: which group wrote it is not recorded).
-func foreignStates(store sink.Store) seal.ForeignFunc {
-	return func(ctx context.Context, topic string, partition int) ([]seal.PartitionState, error) {
-		if key, ok := archive.TopicCheckpointKey(topic); ok {
-			prog, found, err := checkpoint.Load(ctx, store, key, topic, partition)
-			if err != nil || !found {
-				return nil, err
+// of them must cover a file: which group wrote it is not recorded). A
+// seal pass lists the groups' checkpoints once, however many partitions
+// it asks about (keys begin with the group, so the listing cannot be
+// narrowed to a topic).
+func foreignStates(store sink.Store) seal.ForeignReader {
+	return func() seal.ForeignFunc {
+		var (
+			once    sync.Once
+			objs    []sink.ObjectInfo
+			listErr error
+		)
+		return func(ctx context.Context, topic string, partition int) ([]seal.PartitionState, error) {
+			if key, ok := archive.TopicCheckpointKey(topic); ok {
+				prog, found, err := checkpoint.Load(ctx, store, key, topic, partition)
+				if err != nil || !found {
+					return nil, err
+				}
+				return []seal.PartitionState{streamState(topic, partition, prog, true)}, nil
 			}
-			return []seal.PartitionState{streamState(topic, partition, prog, true)}, nil
+			once.Do(func() { objs, listErr = store.List(ctx, kafka.CheckpointPrefix) })
+			if listErr != nil {
+				return nil, fmt.Errorf("list checkpoints: %w", listErr)
+			}
+			var states []seal.PartitionState
+			for _, o := range objs {
+				if _, t, p, ok := kafka.ParseCheckpointKey(o.Key); !ok || t != topic || p != partition {
+					continue // another stream's checkpoint, or a segment
+				}
+				prog, found, err := checkpoint.Load(ctx, store, o.Key, topic, partition)
+				if err != nil {
+					return nil, err
+				}
+				if found {
+					states = append(states, streamState(topic, partition, prog, true))
+				}
+			}
+			return states, nil
 		}
-		objs, err := store.List(ctx, kafka.CheckpointPrefix)
-		if err != nil {
-			return nil, fmt.Errorf("list checkpoints: %w", err)
-		}
-		var states []seal.PartitionState
-		for _, o := range objs {
-			if _, t, p, ok := kafka.ParseCheckpointKey(o.Key); !ok || t != topic || p != partition {
-				continue // another stream's checkpoint, or a segment
-			}
-			prog, found, err := checkpoint.Load(ctx, store, o.Key, topic, partition)
-			if err != nil {
-				return nil, err
-			}
-			if found {
-				states = append(states, streamState(topic, partition, prog, true))
-			}
-		}
-		return states, nil
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"sort"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -199,4 +200,52 @@ func TestBackfillSealsAnHourRunWroteToo(t *testing.T) {
 	storeCheckpoint(t, st, shared, foreignKafkaTopic, foreignKafkaPart, 400, foreignHour, 399)
 	m := wantPass(t, s, st, "every group's checkpoint past the file", 1, 0, false)
 	checkBoth(t, m, 50, 45)
+}
+
+// listCounter counts a store's listings.
+type listCounter struct {
+	sink.Store
+	lists atomic.Int32
+}
+
+func (l *listCounter) List(ctx context.Context, prefix string) ([]sink.ObjectInfo, error) {
+	l.lists.Add(1)
+	return l.Store.List(ctx, prefix)
+}
+
+// TestForeignStatesListOncePerPass: the reader of other writers' Kafka
+// checkpoints lists them once per seal pass, however many partitions the
+// pass asks about, and again in the next pass (which sees new ones).
+func TestForeignStatesListOncePerPass(t *testing.T) {
+	ctx := context.Background()
+	local, err := sink.NewLocal(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &listCounter{Store: local}
+	for p := range 3 {
+		storeCheckpoint(t, st, kafka.CheckpointKey("lake", foreignKafkaTopic, p), foreignKafkaTopic, p, 100, foreignHour, 99)
+	}
+	read := foreignStates(st)
+	pass := read()
+	for p := range 5 {
+		states, err := pass(ctx, foreignKafkaTopic, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := min(1, max(0, 3-p)); len(states) != want {
+			t.Fatalf("partition %d: %d states, want %d", p, len(states), want)
+		}
+	}
+	if n := st.lists.Load(); n != 1 {
+		t.Fatalf("%d listings in one pass of 5 partitions, want 1", n)
+	}
+	storeCheckpoint(t, st, kafka.CheckpointKey("lake", foreignKafkaTopic, 4), foreignKafkaTopic, 4, 100, foreignHour, 99)
+	states, err := read()(ctx, foreignKafkaTopic, 4)
+	if err != nil || len(states) != 1 {
+		t.Fatalf("the next pass: %d states, %v; want the new checkpoint's", len(states), err)
+	}
+	if n := st.lists.Load(); n != 2 {
+		t.Fatalf("%d listings after two passes, want 2", n)
+	}
 }

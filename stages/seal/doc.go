@@ -21,6 +21,6 @@
 // states of the sealer's own streams; a file of another writer's stream in
 // the same folder (a backfill's in an hour `run` writes, or the reverse)
 // is final once that stream's own record covers it, which the sealer reads
-// with its ForeignFunc (SetForeign). Whether an hour may be sealed stays
+// with a ForeignFunc per pass (SetForeign). Whether an hour may be sealed stays
 // the sealer's own rule.
 package seal

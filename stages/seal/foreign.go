@@ -23,10 +23,15 @@ import (
 // covers it. It returns none when there is no record (nothing is final).
 type ForeignFunc func(ctx context.Context, topic string, partition int) ([]PartitionState, error)
 
-// SetForeign makes the sealer read other writers' progress records with f
-// (nil: another writer's files are never final, and hold their hours
-// open). Call it before the first pass.
-func (s *Sealer) SetForeign(f ForeignFunc) { s.foreign = f }
+// ForeignReader returns the ForeignFunc of one pass, which may read what
+// all streams share (a listing of progress records) once and reuse it
+// for that pass; the next pass gets a fresh one.
+type ForeignReader func() ForeignFunc
+
+// SetForeign makes the sealer read other writers' progress records with
+// r's ForeignFuncs (nil: another writer's files are never final, and hold
+// their hours open). Call it before the first pass.
+func (s *Sealer) SetForeign(r ForeignReader) { s.foreign = r }
 
 // foreignStates reads each foreign stream's records once per pass.
 type foreignStates struct {

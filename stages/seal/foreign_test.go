@@ -51,12 +51,14 @@ func TestForeignFiles(t *testing.T) {
 
 	var calls atomic.Int32
 	var states []PartitionState
-	s.SetForeign(func(_ context.Context, topic string, partition int) ([]PartitionState, error) {
-		calls.Add(1)
-		if topic != "other" || partition != 0 {
-			t.Errorf("asked for %s/%d", topic, partition)
+	s.SetForeign(func() ForeignFunc {
+		return func(_ context.Context, topic string, partition int) ([]PartitionState, error) {
+			calls.Add(1)
+			if topic != "other" || partition != 0 {
+				t.Errorf("asked for %s/%d", topic, partition)
+			}
+			return states, nil
 		}
-		return states, nil
 	})
 	pass("no record", 0, 2)
 	if n := calls.Load(); n != 1 {

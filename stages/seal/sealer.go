@@ -68,7 +68,7 @@ type Sealer struct {
 	decide func(ctx context.Context) (Decision, error)
 	passed func(ctx context.Context, d Decision, r Result)
 	// foreign reads other writers' progress records (see SetForeign).
-	foreign ForeignFunc
+	foreign ForeignReader
 	logger  *slog.Logger
 	m       *metrics
 	// Now is the clock (tests replace it).
@@ -249,7 +249,11 @@ func (s *Sealer) Pass(ctx context.Context) (Result, error) {
 	)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(s.cfg.Concurrency)
-	fs := newForeignStates(s.foreign)
+	var load ForeignFunc
+	if s.foreign != nil {
+		load = s.foreign()
+	}
+	fs := newForeignStates(load)
 	for i, k := range keys {
 		g.Go(func() error {
 			outs[i], errs[i] = s.sealHour(gctx, k, d, fs)
