@@ -45,7 +45,12 @@ type Config struct {
 	// be parsed and merged may hold (0: a quarter of the budget). Fetches
 	// are made smaller so that every assigned partition fits.
 	FetchBufferBytes int64
-	// ChunkBytes is the size of the unit of parallel parsing.
+	// ChunkBytes is the size of the unit of parallel parsing (default 1
+	// MiB of messages). A chunk parses into a block per account and hour,
+	// each merged into its batch: at 256 KiB, 5M records at 1 per message
+	// parsed into 31,488 blocks of 159 rows on average, and their
+	// per-block costs (growing from empty, dictionaries, merging) took 10%
+	// more CPU than 1 MiB chunks (bench-e2e, alternating).
 	ChunkBytes int
 	// PendingChunks is how many chunks a partition may have in flight.
 	PendingChunks int
@@ -101,7 +106,7 @@ func (c *Config) Defaults() {
 		c.MemoryLimit = DefaultMemoryLimit
 	}
 	if c.ChunkBytes <= 0 {
-		c.ChunkBytes = 256 << 10
+		c.ChunkBytes = 1 << 20
 	}
 	if c.PendingChunks <= 0 {
 		c.PendingChunks = 4
