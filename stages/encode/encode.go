@@ -67,9 +67,10 @@ type Encoder struct {
 	templates sync.Map // layout ID -> *footerTemplate
 }
 
-// chunkRows is the number of rows handed to a column writer at once. The
-// writer closes a page when its buffer is full after a call, so this also
-// sets how far past PageBytes a page may grow.
+// chunkRows is how many rows of a block join a page before the page's size
+// is checked (parquet-go's writer checked after each call of this many
+// rows, and the files keep its page breaks), so it also sets how far past
+// PageBytes a page may grow.
 const chunkRows = 4096
 
 // defaultPageBytes is the default target size of a data page.
