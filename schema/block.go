@@ -284,9 +284,10 @@ func appendBits(dst []uint64, n int, src []uint64, m int) []uint64 {
 }
 
 // Valid reports whether column col of row is non-null.
-func (b *Block) Valid(col, row int) bool {
-	return b.cols[col].valid[row>>6]&(1<<(row&63)) != 0
-}
+func (b *Block) Valid(col, row int) bool { return bitSet(b.cols[col].valid, row) }
+
+// bitSet reports whether bit row of a validity bitmap is set.
+func bitSet(bits []uint64, row int) bool { return bits[row>>6]&(1<<(row&63)) != 0 }
 
 // Int returns the integer in column col of row (0 when null).
 func (b *Block) Int(col, row int) int64 { return b.cols[col].ints[row] }

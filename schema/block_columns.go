@@ -27,6 +27,9 @@ func (b *Block) Column(col int) ColumnData {
 	return ColumnData{Kind: c.kind, Dict: c.dict, Valid: c.valid, Ints: c.ints, Data: c.data, Ends: c.ends, IDs: c.ids}
 }
 
+// NotNull reports whether row is non-null.
+func (d *ColumnData) NotNull(row int) bool { return bitSet(d.Valid, row) }
+
 // String returns string i of the column's arena: row i, or entry i of a
 // dictionary column.
 func (d *ColumnData) String(i int) []byte {

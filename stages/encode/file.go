@@ -273,7 +273,7 @@ func (f *fileWriter) chunk(d *schema.ColumnData, bi, lo, hi int, dash, dict bool
 	nonNull := int64(0)
 	for i := range lv {
 		row := lo + i
-		if dash || d.Valid[row>>6]&(1<<(row&63)) != 0 {
+		if dash || d.NotNull(row) {
 			lv[i] = 1
 			nonNull++
 		} else {
@@ -291,7 +291,7 @@ func (f *fileWriter) chunk(d *schema.ColumnData, bi, lo, hi int, dash, dict bool
 				continue
 			}
 			e := f.dashEntry
-			if d.Valid[(lo+i)>>6]&(1<<((lo+i)&63)) != 0 {
+			if d.NotNull(lo + i) {
 				e = remap[id]
 			}
 			f.ids = append(f.ids, e)
@@ -308,7 +308,7 @@ func (f *fileWriter) chunk(d *schema.ColumnData, bi, lo, hi int, dash, dict bool
 			if lv[i] == 0 {
 				continue
 			}
-			if d.Valid[(lo+i)>>6]&(1<<((lo+i)&63)) == 0 {
+			if !d.NotNull(lo + i) {
 				v = dashBytes
 			}
 			f.values = plain.AppendByteArray(f.values, v)

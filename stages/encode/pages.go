@@ -76,7 +76,7 @@ func (f *fileWriter) buildDict(c int) {
 		}
 		f.remap[bi] = remap
 		for row, id := range d.IDs[:b.Len()] {
-			if d.Valid[row>>6]&(1<<(row&63)) != 0 {
+			if d.NotNull(row) {
 				if remap[id] == noEntry {
 					remap[id] = f.entry(d.String(int(id)))
 				}
