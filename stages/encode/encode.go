@@ -185,7 +185,7 @@ func (e *Encoder) Encode(out *bytes.Buffer, blocks []*schema.Block, meta map[str
 	f := e.getWriter()
 	defer e.putWriter(f)
 	f.out, f.start, f.layout, f.blocks = out, out.Len(), layout, blocks
-	return f.write(tmpl, kvs)
+	return f.write(tmpl, kvs, rows)
 }
 
 // template returns the footer template of layout l.

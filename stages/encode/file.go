@@ -82,13 +82,10 @@ var (
 
 func (f *fileWriter) offset() int64 { return int64(f.out.Len() - f.start) }
 
-// write writes the file: magic, column chunks, page indexes and footer.
-func (f *fileWriter) write(tmpl *footerTemplate, meta []format.KeyValue) error {
+// write writes the file of rows rows: magic, column chunks, page indexes
+// and footer.
+func (f *fileWriter) write(tmpl *footerTemplate, meta []format.KeyValue, rows int) error {
 	f.out.WriteString("PAR1")
-	rows := 0
-	for _, b := range f.blocks {
-		rows += b.Len()
-	}
 	f.chunks = make([]format.ColumnChunk, len(f.layout.Columns))
 	f.indexes = make([]format.ColumnIndex, len(f.layout.Columns))
 	f.offsets = make([]format.OffsetIndex, len(f.layout.Columns))
@@ -205,15 +202,16 @@ func (f *fileWriter) column(c int, col schema.Column, tmpl *footerTemplate) erro
 			return nil
 		}
 		if dict {
-			p.lo, p.hi, p.has = f.dictBounds(pages)
+			f.dictBounds(pages, &p)
 		}
-		loc, err := f.dataPage(md, &p, dataEncoding, col.Kind)
+		lo, hi := p.bounds(col.Kind)
+		loc, err := f.dataPage(md, &p, lo, hi, dataEncoding, col.Kind)
 		if err != nil {
 			return err
 		}
 		loc.FirstRowIndex = first
 		oi.PageLocations = append(oi.PageLocations, loc)
-		f.indexPage(ci, &p, col.Kind)
+		f.indexPage(ci, &p, lo, hi, col.Kind)
 		md.SizeStatistics.DefinitionLevelHistogram[0] += p.nulls
 		md.SizeStatistics.DefinitionLevelHistogram[1] += p.rows - p.nulls
 		md.SizeStatistics.UnencodedByteArrayDataBytes += p.unencoded
@@ -313,13 +311,7 @@ func (f *fileWriter) chunk(d *schema.ColumnData, bi, lo, hi int, dash, dict bool
 			}
 			f.values = plain.AppendByteArray(f.values, v)
 			p.unencoded += int64(len(v))
-			if !p.has {
-				p.lo, p.hi, p.has = v, v, true
-			} else if bytes.Compare(v, p.lo) < 0 {
-				p.lo = v
-			} else if bytes.Compare(v, p.hi) > 0 {
-				p.hi = v
-			}
+			p.boundBytes(v)
 		}
 	default:
 		f.ints(d, lo, hi, lv, p)

@@ -49,6 +49,18 @@ func (f *fileWriter) ints(d *schema.ColumnData, lo, hi int, lv []byte, p *pageSt
 	f.values = f.values[:start+k]
 }
 
+// boundBytes widens the page's bounds to string v.
+func (p *pageStats) boundBytes(v []byte) {
+	if !p.has {
+		p.lo, p.hi, p.has = v, v, true
+	} else if bytes.Compare(v, p.lo) < 0 {
+		p.lo = v
+	} else if bytes.Compare(v, p.hi) > 0 {
+		p.hi = v
+	}
+}
+
+// bound widens the page's bounds to integer x.
 func (p *pageStats) bound(x int64) {
 	if !p.has {
 		p.ilo, p.ihi, p.has = x, x, true
@@ -105,23 +117,14 @@ func (f *fileWriter) entry(v []byte) int32 {
 	return int32(len(f.dict) - 1)
 }
 
-// dictBounds returns the least and greatest entries page used.
-func (f *fileWriter) dictBounds(page int32) (lo, hi []byte, set bool) {
+// dictBounds bounds p by the entries page used.
+func (f *fileWriter) dictBounds(page int32, p *pageStats) {
 	mark := page + 1
 	for e, m := range f.used {
-		if m != mark {
-			continue
-		}
-		v := f.dict[e]
-		if !set {
-			lo, hi, set = v, v, true
-		} else if bytes.Compare(v, lo) < 0 {
-			lo = v
-		} else if bytes.Compare(v, hi) > 0 {
-			hi = v
+		if m == mark {
+			p.boundBytes(f.dict[e])
 		}
 	}
-	return lo, hi, set
 }
 
 // dictionaryPage writes the column's dictionary.
@@ -145,9 +148,9 @@ func (f *fileWriter) dictionaryPage(md *format.ColumnMetaData) error {
 	return err
 }
 
-// dataPage writes the page built in f.levels and f.values or f.ids, and
-// returns its location.
-func (f *fileWriter) dataPage(md *format.ColumnMetaData, p *pageStats, enc format.Encoding, kind schema.Kind) (format.PageLocation, error) {
+// dataPage writes the page built in f.levels and f.values or f.ids, whose
+// bounds are lo and hi (p.bounds), and returns its location.
+func (f *fileWriter) dataPage(md *format.ColumnMetaData, p *pageStats, lo, hi []byte, enc format.Encoding, kind schema.Kind) (format.PageLocation, error) {
 	levels, err := rleLevels.EncodeLevels(f.enc[:0], f.levels)
 	if err != nil {
 		return format.PageLocation{}, fmt.Errorf("definition levels: %w", err)
@@ -169,7 +172,6 @@ func (f *fileWriter) dataPage(md *format.ColumnMetaData, p *pageStats, enc forma
 	if err != nil {
 		return format.PageLocation{}, err
 	}
-	lo, hi := p.bounds(kind)
 	st := format.Statistics{NullCount: p.nulls}
 	if p.has && (enc == format.RLEDictionary || kind != schema.KindString || p.unencoded > 0) {
 		// A page of PLAIN strings that are all empty has no bounds in its
@@ -289,11 +291,11 @@ func (f *fileWriter) page(md *format.ColumnMetaData, h *format.PageHeader, body 
 	return format.PageLocation{Offset: at, CompressedPageSize: int32(f.offset() - at)}, nil
 }
 
-// indexPage adds a page to the column index.
-func (f *fileWriter) indexPage(ci *format.ColumnIndex, p *pageStats, kind schema.Kind) {
+// indexPage adds a page, whose bounds are lo and hi (p.bounds), to the
+// column index.
+func (f *fileWriter) indexPage(ci *format.ColumnIndex, p *pageStats, lo, hi []byte, kind schema.Kind) {
 	ci.NullPages = append(ci.NullPages, p.rows == p.nulls)
 	ci.NullCounts = append(ci.NullCounts, p.nulls)
-	lo, hi := p.bounds(kind)
 	if !p.has {
 		switch kind {
 		case schema.KindInt32:
