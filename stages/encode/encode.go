@@ -9,7 +9,6 @@ import (
 	"sync"
 
 	"github.com/klauspost/compress/zstd"
-	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress"
 	"github.com/parquet-go/parquet-go/compress/gzip"
 	"github.com/parquet-go/parquet-go/compress/snappy"
@@ -62,7 +61,6 @@ var Version = "dev"
 type Encoder struct {
 	cfg       Config
 	codec     compress.Codec
-	schemas   sync.Map // layout ID -> *parquet.Schema
 	idle      chan *fileWriter
 	templates sync.Map // layout ID -> *footerTemplate
 }
@@ -141,14 +139,6 @@ const columnMeta = 4 << 10
 // mostly).
 const encoderBytes = 8 << 20
 
-func (e *Encoder) schema(l *schema.Layout) *parquet.Schema {
-	if s, ok := e.schemas.Load(l.ID); ok {
-		return s.(*parquet.Schema)
-	}
-	s, _ := e.schemas.LoadOrStore(l.ID, l.ParquetSchema())
-	return s.(*parquet.Schema)
-}
-
 // Encode writes every row of blocks, which share one layout, in order, as
 // one Parquet file appended to out, with meta as key/value metadata.
 func (e *Encoder) Encode(out *bytes.Buffer, blocks []*schema.Block, meta map[string]string) error {
@@ -193,7 +183,7 @@ func (e *Encoder) template(l *schema.Layout) (*footerTemplate, error) {
 	if t, ok := e.templates.Load(l.ID); ok {
 		return t.(*footerTemplate), nil
 	}
-	t, err := newFooterTemplate(e.schema(l), l)
+	t, err := newFooterTemplate(l)
 	if err != nil {
 		return nil, err
 	}

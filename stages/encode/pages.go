@@ -374,15 +374,17 @@ func orderOf(kind schema.Kind, vs [][]byte) int {
 // footerTemplate is the part of a layout's footer parquet-go derives from
 // the schema: the schema elements, column orders and created_by.
 type footerTemplate struct {
-	schema       []format.SchemaElement
-	columnOrders []format.ColumnOrder
-	createdBy    string
-	types        []format.Type
+	parquetSchema *parquet.Schema // the layout's, which the elements describe
+	schema        []format.SchemaElement
+	columnOrders  []format.ColumnOrder
+	createdBy     string
+	types         []format.Type
 }
 
 // newFooterTemplate has parquet-go write a file of one null row of l and
 // keeps its footer's schema part.
-func newFooterTemplate(s *parquet.Schema, l *schema.Layout) (*footerTemplate, error) {
+func newFooterTemplate(l *schema.Layout) (*footerTemplate, error) {
+	s := l.ParquetSchema()
 	var buf bytes.Buffer
 	w := parquet.NewWriter(&buf, s, parquet.CreatedBy("flowlake", Version, ""))
 	row := make(parquet.Row, len(l.Columns))
@@ -400,7 +402,7 @@ func newFooterTemplate(s *parquet.Schema, l *schema.Layout) (*footerTemplate, er
 		return nil, fmt.Errorf("footer template: %w", err)
 	}
 	md := f.Metadata()
-	t := &footerTemplate{schema: md.Schema, columnOrders: md.ColumnOrders, createdBy: md.CreatedBy}
+	t := &footerTemplate{parquetSchema: s, schema: md.Schema, columnOrders: md.ColumnOrders, createdBy: md.CreatedBy}
 	for _, c := range md.RowGroups[0].Columns {
 		t.types = append(t.types, c.MetaData.Type)
 	}

@@ -19,7 +19,11 @@ func encodeReference(e *Encoder, out *bytes.Buffer, blocks []*schema.Block, meta
 		return fmt.Errorf("encode: no rows")
 	}
 	layout := blocks[0].Layout
-	sch := e.schema(layout)
+	tmpl, err := e.template(layout)
+	if err != nil {
+		return err
+	}
+	sch := tmpl.parquetSchema
 	opts := []parquet.WriterOption{
 		sch,
 		parquet.Compression(e.codec),
