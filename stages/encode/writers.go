@@ -46,7 +46,6 @@ func (f *fileWriter) release() {
 	clear(f.dict)
 	f.dict = f.dict[:0]
 	clear(f.lookup)
-	clear(f.remap)
 	f.chunks, f.indexes, f.offsets = nil, nil, nil
 	if f.mem() > IdleWriterBytes {
 		f.levels, f.values, f.ids, f.raw, f.enc, f.comp = nil, nil, nil, nil, nil, nil
