@@ -3,12 +3,14 @@ package exactlyonce
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -103,10 +105,15 @@ func TestPermanentErrorMidRun(t *testing.T) {
 	gone := time.Now()
 	// A PUT the gateway accepted before the rename can create the bucket's
 	// folder again when it writes its object: the bucket would be back. Its
-	// files are moved in with the others until the folder stays away.
-	for time.Since(gone) < 3*time.Second {
-		if err := mergeInto(bucketDir, movedDir); err != nil {
+	// files are moved in with the others until the folder stays away (for
+	// 3 s, and gone at the last look).
+	for {
+		away, err := mergeInto(bucketDir, movedDir)
+		if err != nil {
 			t.Fatal(err)
+		}
+		if away && time.Since(gone) >= 3*time.Second {
+			break
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -155,12 +162,18 @@ func TestPermanentErrorMidRun(t *testing.T) {
 }
 
 // mergeInto moves every file under dir (if it exists) to the same path
-// under into, then removes dir.
-func mergeInto(dir, into string) error {
+// under into, then removes dir, and reports whether dir is gone. The
+// gateway may be writing into dir meanwhile: a file that vanishes before
+// it is moved (a temporary file renamed) is skipped, and a file that
+// appears after the walk leaves dir in place for the next call.
+func mergeInto(dir, into string) (bool, error) {
 	if _, err := os.Stat(dir); os.IsNotExist(err) {
-		return nil
+		return true, nil
 	}
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
 		if err != nil || d.IsDir() {
 			return err
 		}
@@ -172,10 +185,19 @@ func mergeInto(dir, into string) error {
 		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 			return err
 		}
-		return os.Rename(path, dst)
+		if err := os.Rename(path, dst); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		return nil
 	})
 	if err != nil {
-		return err
+		return false, err
 	}
-	return os.RemoveAll(dir)
+	if err := os.RemoveAll(dir); err != nil {
+		if errors.Is(err, syscall.ENOTEMPTY) {
+			return false, nil
+		}
+		return false, err
+	}
+	return true, nil
 }
