@@ -30,6 +30,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -91,6 +92,7 @@ type options struct {
 	hours      int
 	idle       time.Duration
 	keep       bool
+	runs       int
 	extra      []string
 }
 
@@ -106,11 +108,15 @@ func benchMain(args []string) error {
 	fset.IntVar(&o.hours, "hours", envInt("BENCH_HOURS", 3), "hours the records cover (env BENCH_HOURS)")
 	fset.DurationVar(&o.idle, "exit-when-idle", 3*time.Second, "flowlake's --exit-when-idle")
 	fset.BoolVar(&o.keep, "keep", false, "keep the work directory")
+	fset.IntVar(&o.runs, "runs", envInt("BENCH_RUNS", 1), "runs per records/message, each with its own broker; the table shows the run of median throughput (env BENCH_RUNS)")
 	extra := fset.String("flowlake-args", envStr("BENCH_FLOWLAKE_ARGS", ""), "extra flowlake run arguments, space separated (env BENCH_FLOWLAKE_ARGS)")
 	if err := fset.Parse(args); err != nil {
 		return err
 	}
 	o.extra = strings.Fields(*extra)
+	if o.runs < 1 {
+		return fmt.Errorf("-runs: %d is not a positive number", o.runs)
+	}
 	for _, s := range strings.Split(*linesFlag, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n < 1 {
@@ -149,17 +155,54 @@ func benchMain(args []string) error {
 		fmt.Printf("this machine: faulting in a fresh 4 KiB page costs %.1f µs of CPU (touching 64 MiB of new memory)\n", us)
 	}
 	var results []result
+	var spreads []string
 	for _, lines := range o.lines {
-		r, err := runOne(o, filepath.Join(work, "l"+strconv.Itoa(lines)), lines)
-		if err != nil {
-			return fmt.Errorf("%d records/message: %w", lines, err)
+		var runs []result
+		for i := range o.runs {
+			dir := filepath.Join(work, "l"+strconv.Itoa(lines))
+			if o.runs > 1 {
+				dir += "-" + strconv.Itoa(i+1)
+			}
+			r, err := runOne(o, dir, lines)
+			if err != nil {
+				return fmt.Errorf("%d records/message: %w", lines, err)
+			}
+			runs = append(runs, r)
+			r.print(os.Stdout)
 		}
-		results = append(results, r)
-		r.print(os.Stdout)
+		m, spread := median(runs)
+		results = append(results, m)
+		if spread != "" {
+			spreads = append(spreads, fmt.Sprintf("%d per message: %s", lines, spread))
+		}
 	}
 	fmt.Printf("load average at end: %s\n\n", loadavg())
 	printTable(os.Stdout, o, results)
+	if len(spreads) > 0 {
+		fmt.Printf("\neach row is the run of median throughput of %d; flowlake records/s and CPU s per 1M over the runs:\n", o.runs)
+		for _, s := range spreads {
+			fmt.Println("  " + s)
+		}
+	}
 	return nil
+}
+
+// median returns the run of median flowlake throughput (the lower middle
+// one of an even count), whole, so that its ratios stay those of one run,
+// and the runs' spread; the spread is empty for a single run.
+func median(runs []result) (result, string) {
+	sorted := slices.Clone(runs)
+	slices.SortFunc(sorted, func(a, b result) int { return cmp.Compare(a.rate(), b.rate()) })
+	m := sorted[(len(sorted)-1)/2]
+	if len(runs) == 1 {
+		return m, ""
+	}
+	var rates, cpus []string
+	for _, r := range runs {
+		rates = append(rates, fmt.Sprintf("%.0fk", r.rate()/1e3))
+		cpus = append(cpus, fmt.Sprintf("%.2f", r.cpuPerM()))
+	}
+	return m, strings.Join(rates, ", ") + " records/s; " + strings.Join(cpus, ", ") + " CPU s per 1M"
 }
 
 type result struct {
