@@ -115,6 +115,9 @@ func TestPermanentErrorMidRun(t *testing.T) {
 		if away && time.Since(gone) >= 3*time.Second {
 			break
 		}
+		if time.Since(gone) > 30*time.Second {
+			t.Fatalf("the bucket's folder still comes back 30s after it was moved away")
+		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	if !in.wait(30 * time.Second) {
