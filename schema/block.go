@@ -10,9 +10,10 @@ import (
 // int64 slices, strings in one byte arena per column, and a validity bitmap
 // per column. Low-cardinality string columns (the ones files
 // dictionary-encode: accounts, interfaces, the enrichment columns) keep each
-// distinct value once, in the arena, and a 4-byte entry number per row, so
-// a buffered row takes a fraction of its text. Blocks are the unit that is batched, merged and encoded. A
-// Block is not safe for concurrent use.
+// distinct value once, in the arena, and an entry number per row in 1, 2 or
+// 4 bytes (see idList), so a buffered row takes a fraction of its text;
+// INT32 columns take 4 bytes a row. Blocks are the unit that is batched,
+// merged and encoded. A Block is not safe for concurrent use.
 type Block struct {
 	Layout *Layout
 	// First and Last are the positions of the first and last rows appended.
@@ -32,14 +33,17 @@ type blockColumn struct {
 	kind  Kind
 	dict  bool
 	valid []uint64
-	ints  []int64
+	// ints holds an int64 column's rows, i32 an int32 column's: half the
+	// memory, as most of a flow log's integers are ports and protocols.
+	ints []int64
+	i32  []int32
 	// data and ends hold the strings: row i (or, in a dictionary column,
 	// entry i) spans data[ends[i-1]:ends[i]].
 	data []byte
 	ends []uint32
 	// ids is a dictionary column's entry per row (0 for null rows), and
 	// table its hash table of entries (entry+1; 0 is empty).
-	ids   []uint32
+	ids   idList
 	table []uint32
 	// last is the entry the previous row took, plus one (0: none): rows
 	// in a row often repeat a value (the account, the action), and
@@ -121,7 +125,7 @@ func (b *Block) Mem() int {
 	n := 0
 	for i := range b.cols {
 		c := &b.cols[i]
-		n += cap(c.valid)*8 + cap(c.ints)*8 + cap(c.data) + cap(c.ends)*4 + cap(c.ids)*4 + cap(c.table)*4
+		n += cap(c.valid)*8 + cap(c.ints)*8 + cap(c.i32)*4 + cap(c.data) + cap(c.ends)*4 + c.ids.mem() + cap(c.table)*4
 	}
 	// The block and its column headers count too: with many small blocks
 	// (many accounts and hours at once) they are most of the memory.
@@ -132,7 +136,8 @@ func (b *Block) Mem() int {
 func (b *Block) Reset() {
 	for i := range b.cols {
 		c := &b.cols[i]
-		c.valid, c.ints, c.data, c.ends, c.ids = c.valid[:0], c.ints[:0], c.data[:0], c.ends[:0], c.ids[:0]
+		c.valid, c.ints, c.i32, c.data, c.ends = c.valid[:0], c.ints[:0], c.i32[:0], c.data[:0], c.ends[:0]
+		c.ids.reset()
 		clear(c.table)
 		c.last = 0
 	}
@@ -164,12 +169,14 @@ func (b *Block) Append(r *Record, pos Pos, t int64) {
 				} else {
 					var grew int
 					e, grew = c.intern(v)
-					size += grew
+					if grew > 0 {
+						size += grew + c.ids.fit(len(c.ends))
+					}
 					c.last = e + 1
 				}
 			}
-			c.ids = append(Reserve(c.ids, 1), e)
-			size += 4
+			c.ids.add(e)
+			size += c.ids.width()
 		} else if c.kind == KindString {
 			if set {
 				c.data = append(Reserve(c.data, len(r.Str[id])), r.Str[id]...)
@@ -182,8 +189,13 @@ func (b *Block) Append(r *Record, pos Pos, t int64) {
 			if set {
 				v = r.Int[id]
 			}
-			c.ints = append(Reserve(c.ints, 1), v)
-			size += 8
+			if c.kind == KindInt32 {
+				c.i32 = append(Reserve(c.i32, 1), int32(v))
+				size += 4
+			} else {
+				c.ints = append(Reserve(c.ints, 1), v)
+				size += 8
+			}
 		}
 	}
 	b.size += size + rowOverhead
@@ -228,11 +240,12 @@ func (b *Block) AppendBlock(o *Block) {
 			if len(b.remap) == 0 {
 				b.remap = append(b.remap, 0) // every row is null
 			}
-			c.ids = Reserve(c.ids, len(oc.ids))
-			for _, e := range oc.ids {
-				c.ids = append(c.ids, b.remap[e])
+			b.size += c.ids.fit(len(c.ends))
+			c.ids.reserve(o.n)
+			for row := range o.n {
+				c.ids.add(b.remap[oc.ids.at(row)])
 			}
-			b.size += 4 * len(oc.ids)
+			b.size += c.ids.width() * o.n
 		} else if c.kind == KindString {
 			base := uint32(len(c.data))
 			c.data = append(Reserve(c.data, len(oc.data)), oc.data...)
@@ -240,6 +253,8 @@ func (b *Block) AppendBlock(o *Block) {
 			for _, e := range oc.ends {
 				c.ends = append(c.ends, base+e)
 			}
+		} else if c.kind == KindInt32 {
+			c.i32 = append(Reserve(c.i32, len(oc.i32)), oc.i32...)
 		} else {
 			c.ints = append(Reserve(c.ints, len(oc.ints)), oc.ints...)
 		}
@@ -254,7 +269,7 @@ func (b *Block) sizeNonDict() int {
 	s := b.size
 	for i := range b.cols {
 		if c := &b.cols[i]; c.dict {
-			s -= 4*len(c.ids) + len(c.data) + 8*len(c.ends)
+			s -= c.ids.len()*c.ids.width() + len(c.data) + 8*len(c.ends)
 		}
 	}
 	return s
@@ -290,7 +305,12 @@ func (b *Block) Valid(col, row int) bool { return bitSet(b.cols[col].valid, row)
 func bitSet(bits []uint64, row int) bool { return bits[row>>6]&(1<<(row&63)) != 0 }
 
 // Int returns the integer in column col of row (0 when null).
-func (b *Block) Int(col, row int) int64 { return b.cols[col].ints[row] }
+func (b *Block) Int(col, row int) int64 {
+	if c := &b.cols[col]; c.kind == KindInt32 {
+		return int64(c.i32[row])
+	}
+	return b.cols[col].ints[row]
+}
 
 // Bytes returns the string in column col of row, aliasing the block.
 func (b *Block) Bytes(col, row int) []byte {
@@ -299,7 +319,7 @@ func (b *Block) Bytes(col, row int) []byte {
 		if len(c.ends) == 0 {
 			return nil
 		}
-		return c.entry(c.ids[row])
+		return c.entry(c.ids.at(row))
 	}
 	start := uint32(0)
 	if row > 0 {

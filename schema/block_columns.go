@@ -6,26 +6,31 @@ package schema
 type ColumnData struct {
 	Kind Kind
 	// Dict says the column keeps each distinct string once: Ends delimits
-	// the entries and IDs holds each row's entry (0 for a null row).
+	// the entries and ID returns each row's entry (0 for a null row).
 	Dict bool
 	// Valid has bit row&63 of word row>>6 set when row is non-null; it
 	// covers at least Len rows.
 	Valid []uint64
-	// Ints holds an integer column's rows (0 when null).
-	Ints []int64
+	// Ints holds an INT64 column's rows and Ints32 an INT32 column's (0
+	// when null).
+	Ints   []int64
+	Ints32 []int32
 	// Data and Ends hold a string column's strings: string i (row i, or
 	// entry i of a dictionary column) spans Data[Ends[i-1]:Ends[i]], with
 	// Ends[-1] read as 0.
 	Data []byte
 	Ends []uint32
-	IDs  []uint32
+	ids  *idList
 }
 
 // Column returns a read-only view of column col.
 func (b *Block) Column(col int) ColumnData {
 	c := &b.cols[col]
-	return ColumnData{Kind: c.kind, Dict: c.dict, Valid: c.valid, Ints: c.ints, Data: c.data, Ends: c.ends, IDs: c.ids}
+	return ColumnData{Kind: c.kind, Dict: c.dict, Valid: c.valid, Ints: c.ints, Ints32: c.i32, Data: c.data, Ends: c.ends, ids: &c.ids}
 }
+
+// ID returns a dictionary column's entry of row.
+func (d *ColumnData) ID(row int) uint32 { return d.ids.at(row) }
 
 // NotNull reports whether row is non-null.
 func (d *ColumnData) NotNull(row int) bool { return bitSet(d.Valid, row) }

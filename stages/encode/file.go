@@ -284,13 +284,13 @@ func (f *fileWriter) chunk(d *schema.ColumnData, bi, lo, hi int, dash, dict bool
 	case dict:
 		remap := f.remap[bi]
 		mark := page + 1
-		for i, id := range d.IDs[lo:hi] {
+		for i := range hi - lo {
 			if lv[i] == 0 {
 				continue
 			}
 			e := f.dashEntry
 			if d.NotNull(lo + i) {
-				e = remap[id]
+				e = remap[d.ID(lo+i)]
 			}
 			f.ids = append(f.ids, e)
 			f.used[e] = mark

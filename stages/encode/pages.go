@@ -24,27 +24,29 @@ const indexLimit = 16
 // ints adds the integers of rows lo..hi (levels lv) to the page's PLAIN
 // values and bounds.
 func (f *fileWriter) ints(d *schema.ColumnData, lo, hi int, lv []byte, p *pageStats) {
-	ints := d.Ints[lo:hi]
-	width := 8
+	start, k := len(f.values), 0
 	if d.Kind == schema.KindInt32 {
-		width = 4
-	}
-	start := len(f.values)
-	f.values = slices.Grow(f.values, width*len(ints))
-	out := f.values[start : start+width*len(ints)]
-	k := 0
-	for i, x := range ints {
-		if lv[i] == 0 {
-			continue
-		}
-		if width == 4 {
-			x = int64(int32(x))
+		f.values = slices.Grow(f.values, 4*(hi-lo))
+		out := f.values[start : start+4*(hi-lo)]
+		for i, x := range d.Ints32[lo:hi] {
+			if lv[i] == 0 {
+				continue
+			}
 			binary.LittleEndian.PutUint32(out[k:], uint32(x))
-		} else {
-			binary.LittleEndian.PutUint64(out[k:], uint64(x))
+			k += 4
+			p.bound(int64(x))
 		}
-		k += width
-		p.bound(x)
+	} else {
+		f.values = slices.Grow(f.values, 8*(hi-lo))
+		out := f.values[start : start+8*(hi-lo)]
+		for i, x := range d.Ints[lo:hi] {
+			if lv[i] == 0 {
+				continue
+			}
+			binary.LittleEndian.PutUint64(out[k:], uint64(x))
+			k += 8
+			p.bound(x)
+		}
 	}
 	f.values = f.values[:start+k]
 }
@@ -87,8 +89,9 @@ func (f *fileWriter) buildDict(c int) {
 			remap[i] = noEntry
 		}
 		f.remap[bi] = remap
-		for row, id := range d.IDs[:b.Len()] {
+		for row := range b.Len() {
 			if d.NotNull(row) {
+				id := d.ID(row)
 				if remap[id] == noEntry {
 					remap[id] = f.entry(d.String(int(id)))
 				}
