@@ -132,6 +132,27 @@ func (b *Block) Mem() int {
 	return n + cap(b.remap)*4 + int(unsafe.Sizeof(Block{})) + len(b.cols)*int(unsafe.Sizeof(blockColumn{}))
 }
 
+// room is how many more rows the block's fixed-width slices (validity,
+// integers, entry numbers, string ends) hold without growing.
+func (b *Block) room() int {
+	n := 1 << 30
+	for i := range b.cols {
+		c := &b.cols[i]
+		n = min(n, (cap(c.valid)*64)-b.n)
+		switch {
+		case c.dict:
+			n = min(n, c.ids.capacity()-b.n)
+		case c.kind == KindString:
+			n = min(n, cap(c.ends)-b.n)
+		case c.kind == KindInt32:
+			n = min(n, cap(c.i32)-b.n)
+		default:
+			n = min(n, cap(c.ints)-b.n)
+		}
+	}
+	return n
+}
+
 // Reset empties the block, keeping its memory for reuse.
 func (b *Block) Reset() {
 	for i := range b.cols {

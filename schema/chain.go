@@ -1,8 +1,8 @@
 package schema
 
 // Chain holds the rows of one batch as a list of blocks of one layout.
-// Rows are copied into the last block until it holds a segment's worth of
-// bytes; then a new block is taken (from a pool of emptied blocks, whose
+// Rows are copied into the last block until it holds about a segment's
+// worth of bytes (see AppendBlock); then a new block is taken (from a pool of emptied blocks, whose
 // slices already have that capacity), so a batch never grows a slice past
 // a segment and never copies what it already holds. One contiguous block
 // grown to N bytes copies 2N (doubling) to 5N bytes (append's quarter
@@ -41,7 +41,13 @@ func (c *Chain) AppendBlock(o *Block) {
 	if k := len(c.Blocks); k > 0 {
 		tail = c.Blocks[k-1]
 	}
-	if tail == nil || tail.size >= c.segment {
+	// A segment is full past twice the segment size, or past half of it
+	// when its slices have no room for o's rows. Slices grow by doubling,
+	// so a segment closed at the segment size would leave up to half of
+	// its capacity unused, and counted against the memory budget: this
+	// way a segment fills what it has grown to, or what it had when it
+	// was pooled.
+	if tail == nil || tail.size >= 2*c.segment || tail.size >= c.segment/2 && tail.room() < o.n {
 		if tail == nil || c.get == nil {
 			tail = NewBlock(c.Layout)
 		} else {

@@ -70,3 +70,48 @@ func TestChain(t *testing.T) {
 		t.Fatalf("released %d of %d segments; %d rows left", released, segments, c.Len())
 	}
 }
+
+// TestChainFillsCapacity: a segment past half the segment size takes the
+// next rows while its slices have room for them (a pooled segment's
+// capacity is counted whether used or not), and closes once they have not,
+// or past twice the segment size.
+func TestChainFillsCapacity(t *testing.T) {
+	l := NewLayout(DefaultFormat, Enrichment{})
+	p := NewParser(DefaultFormat, 0)
+	piece := func(n int) *Block {
+		b := NewBlock(l)
+		for i := range n {
+			var r Record
+			line := fmt.Sprintf("2 123456789010 eni-%08x 10.0.0.%d 10.0.1.1 %d 443 6 %d %d %d %d ACCEPT OK", i%40, i%250, 1000+i, i, i*10, 1700000000+i, 1700000060+i)
+			if err := p.Parse([]byte(line), &r); err != nil {
+				t.Fatal(err)
+			}
+			b.Append(&r, Pos{Offset: int64(i)}, r.Int[Start])
+		}
+		return b
+	}
+	pooled := piece(1000) // a segment with room for 1000 rows, as a pool hands out
+	pooled.Reset()
+	one := piece(100)
+	segment := one.Size() + one.Size()/2 // 100 rows are past half of it
+	c := NewChain(l, segment, func(*Layout) *Block { return pooled })
+	c.AppendBlock(one)
+	c.AppendBlock(one) // a new segment: the first, grown from empty, has no room
+	if len(c.Blocks) != 2 || c.Blocks[1] != pooled {
+		t.Fatalf("%d segments after the first's capacity ran out, want the pooled second", len(c.Blocks))
+	}
+	c.AppendBlock(one) // 200 rows, past the segment size, with room for 800 more
+	if len(c.Blocks) != 2 {
+		t.Fatalf("a new segment while the pooled one has room for %d rows", pooled.room())
+	}
+	for c.Blocks[1].Size() < 2*segment {
+		c.AppendBlock(one)
+	}
+	if len(c.Blocks) != 2 {
+		t.Fatal("a new segment before the pooled one reached twice the segment size")
+	}
+	c.AppendBlock(one)
+	if len(c.Blocks) != 3 {
+		t.Fatalf("%d segments: a segment past twice the segment size took more rows", len(c.Blocks))
+	}
+}

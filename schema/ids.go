@@ -86,6 +86,18 @@ func (l *idList) fit(entries int) int {
 	return l.len()*l.width() - before
 }
 
+// capacity is how many rows the list holds without growing (at its
+// width).
+func (l *idList) capacity() int {
+	switch l.wide {
+	case 0:
+		return cap(l.u8)
+	case 1:
+		return cap(l.u16)
+	}
+	return cap(l.u32)
+}
+
 // reset empties the list, keeping its width and memory.
 func (l *idList) reset() { l.u8, l.u16, l.u32 = l.u8[:0], l.u16[:0], l.u32[:0] }
 
