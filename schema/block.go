@@ -35,8 +35,13 @@ type blockColumn struct {
 	valid []uint64
 	// ints holds an int64 column's rows, i32 an int32 column's: half the
 	// memory, as most of a flow log's integers are ports and protocols.
+	// An int64 column keeps its rows in u32 while every value fits in 32
+	// unsigned bits (counts and Unix times, until 2106), and moves them to
+	// ints (wide) at the first that does not.
 	ints []int64
 	i32  []int32
+	u32  []uint32
+	wide bool
 	// data and ends hold the strings: row i (or, in a dictionary column,
 	// entry i) spans data[ends[i-1]:ends[i]].
 	data []byte
@@ -125,7 +130,7 @@ func (b *Block) Mem() int {
 	n := 0
 	for i := range b.cols {
 		c := &b.cols[i]
-		n += cap(c.valid)*8 + cap(c.ints)*8 + cap(c.i32)*4 + cap(c.data) + cap(c.ends)*4 + c.ids.mem() + cap(c.table)*4
+		n += cap(c.valid)*8 + cap(c.ints)*8 + cap(c.i32)*4 + cap(c.u32)*4 + cap(c.data) + cap(c.ends)*4 + c.ids.mem() + cap(c.table)*4
 	}
 	// The block and its column headers count too: with many small blocks
 	// (many accounts and hours at once) they are most of the memory.
@@ -146,8 +151,10 @@ func (b *Block) room() int {
 			n = min(n, cap(c.ends)-b.n)
 		case c.kind == KindInt32:
 			n = min(n, cap(c.i32)-b.n)
-		default:
+		case c.wide:
 			n = min(n, cap(c.ints)-b.n)
+		default:
+			n = min(n, cap(c.u32)-b.n)
 		}
 	}
 	return n
@@ -157,7 +164,7 @@ func (b *Block) room() int {
 func (b *Block) Reset() {
 	for i := range b.cols {
 		c := &b.cols[i]
-		c.valid, c.ints, c.i32, c.data, c.ends = c.valid[:0], c.ints[:0], c.i32[:0], c.data[:0], c.ends[:0]
+		c.valid, c.ints, c.i32, c.u32, c.data, c.ends = c.valid[:0], c.ints[:0], c.i32[:0], c.u32[:0], c.data[:0], c.ends[:0]
 		c.ids.reset()
 		clear(c.table)
 		c.last = 0
@@ -210,10 +217,15 @@ func (b *Block) Append(r *Record, pos Pos, t int64) {
 			if set {
 				v = r.Int[id]
 			}
-			if c.kind == KindInt32 {
+			switch {
+			case c.kind == KindInt32:
 				c.i32 = append(Reserve(c.i32, 1), int32(v))
 				size += 4
-			} else {
+			case !c.wide && uint64(v) <= 1<<32-1:
+				c.u32 = append(Reserve(c.u32, 1), uint32(v))
+				size += 4
+			default:
+				size += c.widen()
 				c.ints = append(Reserve(c.ints, 1), v)
 				size += 8
 			}
@@ -276,8 +288,19 @@ func (b *Block) AppendBlock(o *Block) {
 			}
 		} else if c.kind == KindInt32 {
 			c.i32 = append(Reserve(c.i32, len(oc.i32)), oc.i32...)
+		} else if !c.wide && !oc.wide {
+			c.u32 = append(Reserve(c.u32, len(oc.u32)), oc.u32...)
 		} else {
-			c.ints = append(Reserve(c.ints, len(oc.ints)), oc.ints...)
+			b.size += c.widen()
+			if oc.wide {
+				c.ints = append(Reserve(c.ints, len(oc.ints)), oc.ints...)
+			} else {
+				c.ints = Reserve(c.ints, len(oc.u32))
+				for _, v := range oc.u32 {
+					c.ints = append(c.ints, int64(v))
+				}
+				b.size += 4 * len(oc.u32) // o counted them at 4 bytes
+			}
 		}
 	}
 	b.n += o.n
@@ -327,10 +350,28 @@ func bitSet(bits []uint64, row int) bool { return bits[row>>6]&(1<<(row&63)) != 
 
 // Int returns the integer in column col of row (0 when null).
 func (b *Block) Int(col, row int) int64 {
-	if c := &b.cols[col]; c.kind == KindInt32 {
+	switch c := &b.cols[col]; {
+	case c.kind == KindInt32:
 		return int64(c.i32[row])
+	case !c.wide:
+		return int64(c.u32[row])
 	}
 	return b.cols[col].ints[row]
+}
+
+// widen moves an int64 column's rows from 4 bytes to 8, once, and returns
+// the bytes they grew by.
+func (c *blockColumn) widen() int {
+	if c.wide {
+		return 0
+	}
+	c.ints = Reserve(c.ints[:0], len(c.u32))
+	for _, v := range c.u32 {
+		c.ints = append(c.ints, int64(v))
+	}
+	n := 4 * len(c.u32)
+	c.u32, c.wide = nil, true
+	return n
 }
 
 // Bytes returns the string in column col of row, aliasing the block.

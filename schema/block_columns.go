@@ -11,10 +11,13 @@ type ColumnData struct {
 	// Valid has bit row&63 of word row>>6 set when row is non-null; it
 	// covers at least Len rows.
 	Valid []uint64
-	// Ints holds an INT64 column's rows and Ints32 an INT32 column's (0
+	// Ints holds an INT64 column's rows, or Uints32 while every one of them
+	// fits in 32 unsigned bits (Narrow), and Ints32 an INT32 column's (0
 	// when null).
-	Ints   []int64
-	Ints32 []int32
+	Ints    []int64
+	Uints32 []uint32
+	Narrow  bool
+	Ints32  []int32
 	// Data and Ends hold a string column's strings: string i (row i, or
 	// entry i of a dictionary column) spans Data[Ends[i-1]:Ends[i]], with
 	// Ends[-1] read as 0.
@@ -26,7 +29,7 @@ type ColumnData struct {
 // Column returns a read-only view of column col.
 func (b *Block) Column(col int) ColumnData {
 	c := &b.cols[col]
-	return ColumnData{Kind: c.kind, Dict: c.dict, Valid: c.valid, Ints: c.ints, Ints32: c.i32, Data: c.data, Ends: c.ends, ids: &c.ids}
+	return ColumnData{Kind: c.kind, Dict: c.dict, Valid: c.valid, Ints: c.ints, Uints32: c.u32, Narrow: c.kind == KindInt64 && !c.wide, Ints32: c.i32, Data: c.data, Ends: c.ends, ids: &c.ids}
 }
 
 // ID returns a dictionary column's entry of row.

@@ -40,8 +40,8 @@ func TestChain(t *testing.T) {
 	for i, b := range c.Blocks {
 		mem += b.Mem()
 		rows += b.Len()
-		if i < len(c.Blocks)-1 && b.Size() < 8<<10 {
-			t.Fatalf("segment %d holds %d bytes, under the segment size", i, b.Size())
+		if i < len(c.Blocks)-1 && b.Size() < 4<<10 {
+			t.Fatalf("segment %d holds %d bytes, under half the segment size", i, b.Size())
 		}
 	}
 	if rows != c.Len() || c.Mem() < mem {

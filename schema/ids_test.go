@@ -84,8 +84,73 @@ func sizeOf(b *Block) int {
 		case c.kind == KindInt32:
 			n += 4 * len(c.i32)
 		default:
-			n += 8 * len(c.ints)
+			n += 8*len(c.ints) + 4*len(c.u32)
 		}
 	}
 	return n
+}
+
+// TestIntWidths: an INT64 column keeps 4 bytes a row while its values fit
+// in 32 unsigned bits and 8 from the first that does not, and reads back
+// every value, after Append and after AppendBlock between blocks of either
+// width.
+func TestIntWidths(t *testing.T) {
+	l := NewLayout(DefaultFormat, Enrichment{})
+	col := -1
+	for i, c := range l.Columns {
+		if c.Field == Bytes {
+			col = i
+		}
+	}
+	small := func(i int) int64 { return int64(i) * 1000 }
+	big := func(i int) int64 {
+		if i == 7 {
+			return 1<<32 + int64(i)
+		}
+		return small(i)
+	}
+	build := func(n int, v func(int) int64) *Block {
+		b := NewBlock(l)
+		var r Record
+		for i := range n {
+			r.Reset()
+			r.SetInt(Bytes, v(i))
+			b.Append(&r, Pos{Offset: int64(i)}, 0)
+		}
+		return b
+	}
+	tests := []struct {
+		name     string
+		dst, src func(int) int64
+		wantWide bool
+		dstRows  int
+	}{
+		{"narrow into narrow", small, small, false, 10},
+		{"wide into narrow", small, big, true, 10},
+		{"narrow into wide", big, small, true, 10},
+		{"wide into wide", big, big, true, 10},
+		{"wide into empty", small, big, true, 0},
+		{"max uint32 stays narrow", func(int) int64 { return 1<<32 - 1 }, small, false, 10},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dst, src := build(tt.dstRows, tt.dst), build(20, tt.src)
+			dst.AppendBlock(src)
+			for row := range dst.Len() {
+				want := tt.dst(row)
+				if row >= tt.dstRows {
+					want = tt.src(row - tt.dstRows)
+				}
+				if got := dst.Int(col, row); got != want {
+					t.Fatalf("row %d reads %d, want %d", row, got, want)
+				}
+			}
+			if d := dst.Column(col); d.Narrow == tt.wantWide {
+				t.Fatalf("narrow %v, want %v", d.Narrow, !tt.wantWide)
+			}
+			if got, want := dst.Size(), sizeOf(dst); got != want {
+				t.Fatalf("Size %d, rows take %d", got, want)
+			}
+		})
+	}
 }

@@ -36,6 +36,17 @@ func (f *fileWriter) ints(d *schema.ColumnData, lo, hi int, lv []byte, p *pageSt
 			k += 4
 			p.bound(int64(x))
 		}
+	} else if d.Narrow {
+		f.values = slices.Grow(f.values, 8*(hi-lo))
+		out := f.values[start : start+8*(hi-lo)]
+		for i, x := range d.Uints32[lo:hi] {
+			if lv[i] == 0 {
+				continue
+			}
+			binary.LittleEndian.PutUint64(out[k:], uint64(x))
+			k += 8
+			p.bound(int64(x))
+		}
 	} else {
 		f.values = slices.Grow(f.values, 8*(hi-lo))
 		out := f.values[start : start+8*(hi-lo)]
