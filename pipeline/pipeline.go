@@ -236,13 +236,14 @@ func New(cfg Config, deps Deps, logger *slog.Logger, reg prometheus.Registerer) 
 	}
 	mem := newMemoryBudget(&cfg)
 	// The pooled share of the budget: a quarter for fetch message arrays,
-	// a quarter for the parse workers' emptied chunk blocks, the rest for
-	// emptied batch segments, which may also keep what the batches leave
-	// unused of theirs (see resizePool).
+	// a quarter for the parse workers' emptied chunk blocks, an eighth for
+	// the file buffers of finished writes, the rest for emptied batch
+	// segments, which may also keep what the batches leave unused of
+	// theirs (see resizePool).
 	pooled := poolShare(mem.limit)
 	arrays := newArrayPool(pooled / 4)
 	cfg.Parse.FreeBlockBytes = max(pooled/4, 1)
-	blockShare := pooled - pooled/4 - pooled/4
+	blockShare := pooled - pooled/4 - pooled/4 - pooled/8
 	pool, err := parse.NewPool(cfg.Parse, deps.Enricher, logger.With("stage", "parse"))
 	if err != nil {
 		return nil, fmt.Errorf("parse: %w", err)
@@ -269,6 +270,7 @@ func New(cfg Config, deps Deps, logger *slog.Logger, reg prometheus.Registerer) 
 	}
 	p.arrays, p.blockShare, p.blocks = arrays, blockShare, schema.NewBlockPool(blockShare)
 	p.output.Mem = p.mem.addEncoding
+	p.output.MaxIdleBytes = pooled / 8
 	// Writers kept for reuse between files hold their buffers: at most a
 	// 32nd of the budget's worth is kept, and counted for the whole run.
 	enc.SetMaxIdle(int(min(int64(runtime.GOMAXPROCS(0)), p.mem.limit/32/encode.IdleWriterBytes)))
@@ -430,9 +432,9 @@ func (p *Pipeline) MemoryBudget() int64 { return p.mem.limit }
 func (p *Pipeline) MemoryUsed() int64 { return p.mem.used() }
 
 // MemoryPooled is the bytes of emptied blocks (batch segments and chunk
-// blocks) and fetch message arrays kept for reuse.
+// blocks), fetch message arrays and file buffers kept for reuse.
 func (p *Pipeline) MemoryPooled() int64 {
-	return p.blocks.Bytes() + p.arrays.Bytes() + p.pool.FreeBlockBytes()
+	return p.blocks.Bytes() + p.arrays.Bytes() + p.pool.FreeBlockBytes() + p.output.IdleBytes()
 }
 
 // Stalled reports that reading waits for memory to be freed by flushes: the

@@ -9,7 +9,7 @@ import (
 	"fmt"
 	"runtime"
 	"strconv"
-	"sync"
+	"sync/atomic"
 
 	"flowlake/schema"
 	"flowlake/stages/batch"
@@ -24,8 +24,16 @@ type Parquet struct {
 	flowLogID string
 	// slots bounds parallel encodes (CPU bound) whatever the number of
 	// parallel writes (I/O bound).
-	slots   chan struct{}
-	buffers sync.Pool
+	slots chan struct{}
+	// free keeps the file buffers of finished writes for the next ones
+	// (at most one per parallel encode, together at most MaxIdleBytes): a
+	// sync.Pool is emptied by every garbage collection, which a memory
+	// limit makes frequent, and a new buffer grows to a file's size again,
+	// copying as it doubles, in fresh memory. idle is what they hold.
+	free chan *bytes.Buffer
+	idle atomic.Int64
+	// MaxIdleBytes bounds the file buffers kept for reuse (0 keeps none).
+	MaxIdleBytes int64
 	// Locate, when set, names the source object and line of a stream
 	// position (backfill: the archive object); files then carry them in
 	// their metadata (flowlake.first_object, first_line, last_object,
@@ -39,10 +47,45 @@ type Parquet struct {
 
 // NewParquet returns an output into s; flowLogID goes into every name.
 func NewParquet(enc *encode.Encoder, s sink.Sink, flowLogID string) *Parquet {
-	o := &Parquet{enc: enc, sink: s, flowLogID: flowLogID, slots: make(chan struct{}, runtime.GOMAXPROCS(0))}
-	o.buffers.New = func() any { return new(bytes.Buffer) }
-	return o
+	n := runtime.GOMAXPROCS(0)
+	return &Parquet{enc: enc, sink: s, flowLogID: flowLogID, slots: make(chan struct{}, n), free: make(chan *bytes.Buffer, n)}
 }
+
+// mem tells Mem, when set, about delta bytes.
+func (o *Parquet) mem(delta int64) {
+	if o.Mem != nil {
+		o.Mem(delta)
+	}
+}
+
+// buffer returns an empty file buffer, reused when one is free.
+func (o *Parquet) buffer() *bytes.Buffer {
+	select {
+	case b := <-o.free:
+		o.idle.Add(-int64(b.Cap()))
+		return b
+	default:
+		return new(bytes.Buffer)
+	}
+}
+
+// release keeps b for a later write if there is room.
+func (o *Parquet) release(b *bytes.Buffer) {
+	n := int64(b.Cap())
+	if n > o.MaxIdleBytes/int64(cap(o.free)) {
+		return
+	}
+	b.Reset()
+	o.idle.Add(n) // before it can be taken, so that the count never goes below zero
+	select {
+	case o.free <- b:
+	default:
+		o.idle.Add(-n)
+	}
+}
+
+// IdleBytes is the memory the file buffers kept for reuse hold.
+func (o *Parquet) IdleBytes() int64 { return o.idle.Load() }
 
 // Key is the object key of a batch of a stream: the Hive partition of its
 // key, and a name derived from the stream and its first record, so that a
@@ -55,14 +98,8 @@ func (o *Parquet) Key(topic string, partition int, bt *batch.Batch) string {
 // Write encodes bt, a batch of stream (topic, partition), and writes it;
 // it returns the file's size once the file is durable.
 func (o *Parquet) Write(ctx context.Context, topic string, partition int, bt *batch.Batch) (int, error) {
-	buf := o.buffers.Get().(*bytes.Buffer)
-	defer func() {
-		if buf.Cap() <= 64<<20 {
-			buf.Reset()
-			o.buffers.Put(buf)
-		}
-	}()
-	buf.Reset()
+	buf := o.buffer()
+	defer o.release(buf)
 	meta := map[string]string{
 		"flowlake.version":      encode.Version,
 		"flowlake.format":       bt.Key.Layout.Format.String(),
@@ -82,17 +119,13 @@ func (o *Parquet) Write(ctx context.Context, topic string, partition int, bt *ba
 	case <-ctx.Done():
 		return 0, ctx.Err()
 	}
-	mem := o.Mem
-	if mem == nil {
-		mem = func(int64) {}
-	}
 	working := o.enc.WorkingBytes(len(bt.Rows.Layout.Columns), bt.Rows.Size())
-	mem(working)
+	o.mem(working)
 	err := o.enc.Encode(buf, bt.Rows.Blocks, meta)
 	<-o.slots
 	held := int64(buf.Cap())
-	mem(held - working)
-	defer mem(-held)
+	o.mem(held - working)
+	defer o.mem(-held)
 	if err != nil {
 		return 0, fmt.Errorf("encode %s: %w", bt.Key.Account, err)
 	}
