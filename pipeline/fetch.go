@@ -76,11 +76,9 @@ func (h *arrayPool) Bytes() int64 { return h.list.Total() }
 // minFetchBytes (a few messages).
 const minFetchBytes = 4 << 10
 
-// messageMem is the memory a fetched message takes until it is merged: its
-// element of the message array, and its value, which kafka-go allocates on
-// its own, rounded up to the allocator's size class (at most an eighth
-// more for the small values flow log messages have).
-func messageMem(value int) int64 { return messageBytes + int64(value) + int64(value)/8 }
+// messageOverhead is what kafka-go and the chunk take per message beside
+// its value (the Message struct, the value's own allocation rounding).
+const messageOverhead = 64
 
 // fetchSize is the message bytes one fetch of one partition may return:
 // what they are expected to take until merged (parseFactor) for every
@@ -167,7 +165,7 @@ func (pt *partition) fetchLoop(ctx context.Context, start int64, out chan<- *fet
 		arr.msgs = msgs
 		raw := int64(0)
 		for i := range msgs {
-			raw += messageMem(len(msgs[i].Value))
+			raw += int64(len(msgs[i].Value)) + messageOverhead
 		}
 		// A fetch returns at least one message even when it is larger than
 		// the fetch size: count what was really read, without waiting
@@ -180,7 +178,7 @@ func (pt *partition) fetchLoop(ctx context.Context, start int64, out chan<- *fet
 		for lo := 0; lo < len(msgs); {
 			hi, bytes := lo, int64(0)
 			for hi < len(msgs) && (hi == lo || bytes+int64(len(msgs[hi].Value)) <= int64(p.cfg.ChunkBytes)) {
-				bytes += messageMem(len(msgs[hi].Value))
+				bytes += int64(len(msgs[hi].Value)) + messageOverhead
 				hi++
 			}
 			reserved := min(bytes*p.parseFactor()/16, held)

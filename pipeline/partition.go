@@ -228,7 +228,7 @@ func (pt *partition) merge(f *fetched) {
 	for _, g := range c.Groups {
 		parsed += int64(g.Block.Mem())
 	}
-	p.learnParse(c.Stats.Bytes+c.Stats.Bytes/8+c.Stats.Messages*messageBytes, parsed)
+	p.learnParse(c.Stats.Bytes+c.Stats.Messages*messageOverhead, parsed)
 	full := pt.batcher.Add(c, f.last, time.Now())
 	grown := int64(pt.batcher.Size() - before)
 	p.mem.addBatches(grown)
