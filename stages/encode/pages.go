@@ -24,42 +24,32 @@ const indexLimit = 16
 // ints adds the integers of rows lo..hi (levels lv) to the page's PLAIN
 // values and bounds.
 func (f *fileWriter) ints(d *schema.ColumnData, lo, hi int, lv []byte, p *pageStats) {
-	start, k := len(f.values), 0
-	if d.Kind == schema.KindInt32 {
-		f.values = slices.Grow(f.values, 4*(hi-lo))
-		out := f.values[start : start+4*(hi-lo)]
-		for i, x := range d.Ints32[lo:hi] {
-			if lv[i] == 0 {
-				continue
-			}
-			binary.LittleEndian.PutUint32(out[k:], uint32(x))
-			k += 4
-			p.bound(int64(x))
-		}
-	} else if d.Narrow {
-		f.values = slices.Grow(f.values, 8*(hi-lo))
-		out := f.values[start : start+8*(hi-lo)]
-		for i, x := range d.Uints32[lo:hi] {
-			if lv[i] == 0 {
-				continue
-			}
-			binary.LittleEndian.PutUint64(out[k:], uint64(x))
-			k += 8
-			p.bound(int64(x))
-		}
-	} else {
-		f.values = slices.Grow(f.values, 8*(hi-lo))
-		out := f.values[start : start+8*(hi-lo)]
-		for i, x := range d.Ints[lo:hi] {
-			if lv[i] == 0 {
-				continue
-			}
-			binary.LittleEndian.PutUint64(out[k:], uint64(x))
-			k += 8
-			p.bound(x)
-		}
+	f.values = slices.Grow(f.values, 8*(hi-lo))
+	switch {
+	case d.Kind == schema.KindInt32:
+		f.values = appendPlain(f.values, d.Ints32[lo:hi], lv, 4, p)
+	case d.Narrow:
+		f.values = appendPlain(f.values, d.Uints32[lo:hi], lv, 8, p)
+	default:
+		f.values = appendPlain(f.values, d.Ints[lo:hi], lv, 8, p)
 	}
-	f.values = f.values[:start+k]
+}
+
+// appendPlain appends the non-null values of vals (levels lv) to out as
+// PLAIN integers of width bytes (4 or 8), widening p's bounds.
+func appendPlain[T int32 | uint32 | int64](out []byte, vals []T, lv []byte, width int, p *pageStats) []byte {
+	for i, x := range vals {
+		if lv[i] == 0 {
+			continue
+		}
+		if width == 4 {
+			out = binary.LittleEndian.AppendUint32(out, uint32(x))
+		} else {
+			out = binary.LittleEndian.AppendUint64(out, uint64(x))
+		}
+		p.bound(int64(x))
+	}
+	return out
 }
 
 // boundBytes widens the page's bounds to string v.
