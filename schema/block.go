@@ -12,7 +12,8 @@ import (
 // dictionary-encode: accounts, interfaces, the enrichment columns) keep each
 // distinct value once, in the arena, and an entry number per row in 1, 2 or
 // 4 bytes (see idList), so a buffered row takes a fraction of its text;
-// INT32 columns take 4 bytes a row. Blocks are the unit that is batched,
+// INT32 columns take 4 bytes a row, and INT64 columns too while their
+// values fit in 32 unsigned bits. Blocks are the unit that is batched,
 // merged and encoded. A Block is not safe for concurrent use.
 type Block struct {
 	Layout *Layout
@@ -350,13 +351,14 @@ func bitSet(bits []uint64, row int) bool { return bits[row>>6]&(1<<(row&63)) != 
 
 // Int returns the integer in column col of row (0 when null).
 func (b *Block) Int(col, row int) int64 {
-	switch c := &b.cols[col]; {
+	c := &b.cols[col]
+	switch {
 	case c.kind == KindInt32:
 		return int64(c.i32[row])
 	case !c.wide:
 		return int64(c.u32[row])
 	}
-	return b.cols[col].ints[row]
+	return c.ints[row]
 }
 
 // widen moves an int64 column's rows from 4 bytes to 8, once, and returns

@@ -2,9 +2,10 @@ package schema
 
 // Chain holds the rows of one batch as a list of blocks of one layout.
 // Rows are copied into the last block until it holds about a segment's
-// worth of bytes (see AppendBlock); then a new block is taken (from a pool of emptied blocks, whose
-// slices already have that capacity), so a batch never grows a slice past
-// a segment and never copies what it already holds. One contiguous block
+// worth of bytes (see AppendBlock); then a new block is taken (from a pool
+// of emptied blocks, whose slices already have that capacity), so a batch
+// never grows a slice past a segment and never copies what it already
+// holds. One contiguous block
 // grown to N bytes copies 2N (doubling) to 5N bytes (append's quarter
 // steps) and faults in fresh pages for every copy; and the capacity it
 // overshoots counts against the memory budget, so batches flush smaller.
