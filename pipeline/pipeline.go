@@ -270,7 +270,7 @@ func New(cfg Config, deps Deps, logger *slog.Logger, reg prometheus.Registerer) 
 	}
 	p.arrays, p.blockShare, p.blocks = arrays, blockShare, schema.NewBlockPool(blockShare)
 	p.output.Mem = p.mem.addEncoding
-	p.output.MaxIdleBytes = pooled / 8
+	p.output.SetMaxIdle(pooled / 8)
 	// Writers kept for reuse between files hold their buffers: at most a
 	// 32nd of the budget's worth is kept, and counted for the whole run.
 	enc.SetMaxIdle(int(min(int64(runtime.GOMAXPROCS(0)), p.mem.limit/32/encode.IdleWriterBytes)))

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"runtime"
 	"strconv"
-	"sync/atomic"
 
 	"flowlake/schema"
 	"flowlake/stages/batch"
@@ -25,15 +24,12 @@ type Parquet struct {
 	// slots bounds parallel encodes (CPU bound) whatever the number of
 	// parallel writes (I/O bound).
 	slots chan struct{}
-	// free keeps the file buffers of finished writes for the next ones
-	// (at most one per parallel encode, together at most MaxIdleBytes): a
-	// sync.Pool is emptied by every garbage collection, which a memory
-	// limit makes frequent, and a new buffer grows to a file's size again,
-	// copying as it doubles, in fresh memory. idle is what they hold.
-	free chan *bytes.Buffer
-	idle atomic.Int64
-	// MaxIdleBytes bounds the file buffers kept for reuse (0 keeps none).
-	MaxIdleBytes int64
+	// free keeps the file buffers of finished writes for the next ones,
+	// up to a number of bytes (SetMaxIdle; none by default): a sync.Pool
+	// is emptied by every garbage collection, which a memory limit makes
+	// frequent, and a new buffer grows to a file's size again, copying as
+	// it doubles, in fresh memory.
+	free *schema.FreeList[struct{}, *bytes.Buffer]
 	// Locate, when set, names the source object and line of a stream
 	// position (backfill: the archive object); files then carry them in
 	// their metadata (flowlake.first_object, first_line, last_object,
@@ -47,9 +43,13 @@ type Parquet struct {
 
 // NewParquet returns an output into s; flowLogID goes into every name.
 func NewParquet(enc *encode.Encoder, s sink.Sink, flowLogID string) *Parquet {
-	n := runtime.GOMAXPROCS(0)
-	return &Parquet{enc: enc, sink: s, flowLogID: flowLogID, slots: make(chan struct{}, n), free: make(chan *bytes.Buffer, n)}
+	return &Parquet{enc: enc, sink: s, flowLogID: flowLogID, slots: make(chan struct{}, runtime.GOMAXPROCS(0)),
+		free: schema.NewFreeList[struct{}](0, func(b *bytes.Buffer) int64 { return int64(b.Cap()) })}
 }
+
+// SetMaxIdle bounds the bytes of file buffers kept for reuse (0 keeps
+// none).
+func (o *Parquet) SetMaxIdle(n int64) { o.free.SetMax(n) }
 
 // mem tells Mem, when set, about delta bytes.
 func (o *Parquet) mem(delta int64) {
@@ -60,32 +60,20 @@ func (o *Parquet) mem(delta int64) {
 
 // buffer returns an empty file buffer, reused when one is free.
 func (o *Parquet) buffer() *bytes.Buffer {
-	select {
-	case b := <-o.free:
-		o.idle.Add(-int64(b.Cap()))
+	if b, ok := o.free.Get(struct{}{}); ok {
 		return b
-	default:
-		return new(bytes.Buffer)
 	}
+	return new(bytes.Buffer)
 }
 
 // release keeps b for a later write if there is room.
 func (o *Parquet) release(b *bytes.Buffer) {
-	n := int64(b.Cap())
-	if n > o.MaxIdleBytes/int64(cap(o.free)) {
-		return
-	}
 	b.Reset()
-	o.idle.Add(n) // before it can be taken, so that the count never goes below zero
-	select {
-	case o.free <- b:
-	default:
-		o.idle.Add(-n)
-	}
+	o.free.Put(struct{}{}, b)
 }
 
 // IdleBytes is the memory the file buffers kept for reuse hold.
-func (o *Parquet) IdleBytes() int64 { return o.idle.Load() }
+func (o *Parquet) IdleBytes() int64 { return o.free.Total() }
 
 // Key is the object key of a batch of a stream: the Hive partition of its
 // key, and a name derived from the stream and its first record, so that a

@@ -14,7 +14,7 @@ import (
 )
 
 // TestFileBuffersReused: a finished write's file buffer is kept for the
-// next write, within MaxIdleBytes, and reported by IdleBytes; with no room
+// next write, within SetMaxIdle's bound, and reported by IdleBytes; with no room
 // none is kept; every file lands whole either way.
 func TestFileBuffersReused(t *testing.T) {
 	l := schema.NewLayout(schema.DefaultFormat, schema.Enrichment{})
@@ -54,7 +54,7 @@ func TestFileBuffersReused(t *testing.T) {
 				t.Fatal(err)
 			}
 			o := NewParquet(enc, s, "fl-0")
-			o.MaxIdleBytes = tt.maxIdle
+			o.SetMaxIdle(tt.maxIdle)
 			held := int64(0)
 			o.Mem = func(d int64) { held += d }
 			for i := range 3 {
