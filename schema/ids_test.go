@@ -11,12 +11,7 @@ import (
 // Append, after AppendBlock into a block of another width, and after Reset.
 func TestDictionaryWidths(t *testing.T) {
 	l := NewLayout(DefaultFormat, Enrichment{})
-	iface := -1
-	for i, c := range l.Columns {
-		if c.Field == InterfaceID {
-			iface = i
-		}
-	}
+	iface := columnOf(t, l, InterfaceID)
 	tests := []struct {
 		entries int
 		width   int // bytes per row once every entry is in
@@ -69,6 +64,18 @@ func TestDictionaryWidths(t *testing.T) {
 	}
 }
 
+// columnOf returns the index of field's column in l.
+func columnOf(t *testing.T, l *Layout, f FieldID) int {
+	t.Helper()
+	for i, c := range l.Columns {
+		if c.Field == f {
+			return i
+		}
+	}
+	t.Fatalf("layout has no column for field %d", f)
+	return -1
+}
+
 // sizeOf is what Block.Size must report for b: every column's bytes a row,
 // dictionary entries with their 8 bytes of bookkeeping, and the per-row
 // overhead.
@@ -96,12 +103,7 @@ func sizeOf(b *Block) int {
 // width.
 func TestIntWidths(t *testing.T) {
 	l := NewLayout(DefaultFormat, Enrichment{})
-	col := -1
-	for i, c := range l.Columns {
-		if c.Field == Bytes {
-			col = i
-		}
-	}
+	col := columnOf(t, l, Bytes)
 	small := func(i int) int64 { return int64(i) * 1000 }
 	big := func(i int) int64 {
 		if i == 7 {
